@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { ROUTING_STRATEGIES } from '../../../shared/routing/schema.ts';
+
+/**
+ * The contract between the converter (which writes a model directory) and the runner (which loads it).
+ * One place for the manifest schema and the graph's input/output names.
+ *
+ * Graph inputs (B = batch rows, S = new tokens per row this step, padded; P = past length, padded;
+ * L = layers, E = experts, kvH = kv heads, D = head dim):
+ *   input_ids            int64   [B, S]      padding rows/positions use token 0
+ *   position_ids         int64   [B, S]      absolute positions (RoPE)
+ *   attention_bias       float32 [B, 1, S, P+S]  additive: 0 = attend, -1e9 (finite, see below) = masked.
+ *                        Every query row, padding included, must attend to at least one key (its own
+ *                        position) so no row softmaxes to NaN.
+ *   last_index           int64   [B]         flat index b*S + s of each row's position whose logits are wanted
+ *   past_key.{l}         float32 [B, kvH, P, D]   (fp16 for fp16 models on GPU EPs: see manifest.kvDtype)
+ *   past_value.{l}       float32 [B, kvH, P, D]
+ *   route_strategy       int32   [B]         index into ROUTING_STRATEGIES
+ *   route_key_mask       float32 [B, L, E]   1 = key expert of that layer
+ *   route_lambda         float32 [B]
+ *   route_tau            float32 [B]
+ *   route_top_k          int32   [B]         1..manifest.routing.maxTopK
+ *   route_min_experts    int32   [B]
+ *   route_renormalize    bool    [B]
+ *   route_layer_sensitivity float32 [B, L]   W'_l for ban_and_pick (0 otherwise)
+ *   route_r_range        float32 [B, 2]      R_min, R_max for ban_and_pick (0 otherwise)
+ * Graph outputs:
+ *   logits               float32 [B, V]       at last_index
+ *   present_key.{l}      float32 [B, kvH, P+S, D]  = concat(past, new)
+ *   present_value.{l}    float32 [B, kvH, P+S, D]
+ *   expert_mask          uint8   [B, S, L, E] 1 where the router selected the expert for that token
+ */
+export const GRAPH_INPUTS = {
+  inputIds: 'input_ids',
+  positionIds: 'position_ids',
+  attentionBias: 'attention_bias',
+  lastIndex: 'last_index',
+  pastKey: (l: number) => `past_key.${l}`,
+  pastValue: (l: number) => `past_value.${l}`,
+  routeStrategy: 'route_strategy',
+  routeKeyMask: 'route_key_mask',
+  routeLambda: 'route_lambda',
+  routeTau: 'route_tau',
+  routeTopK: 'route_top_k',
+  routeMinExperts: 'route_min_experts',
+  routeRenormalize: 'route_renormalize',
+  routeLayerSensitivity: 'route_layer_sensitivity',
+  routeRRange: 'route_r_range',
+} as const;
+
+export const GRAPH_OUTPUTS = {
+  logits: 'logits',
+  presentKey: (l: number) => `present_key.${l}`,
+  presentValue: (l: number) => `present_value.${l}`,
+  expertMask: 'expert_mask',
+} as const;
+
+/** Masked positions in attention_bias. Finite so that a fully masked row cannot turn into NaN. */
+export const MASKED_BIAS = -1e9;
+
+export const WEIGHT_DTYPES = ['fp32', 'fp16', 'int8', 'int4'] as const;
+export type WeightDtype = (typeof WEIGHT_DTYPES)[number];
+export const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'cuda'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+
+export const ArchitectureSchema = z.object({
+  modelType: z.literal('qwen2_moe'),
+  numLayers: z.number().int().positive(),
+  hiddenSize: z.number().int().positive(),
+  numHeads: z.number().int().positive(),
+  numKvHeads: z.number().int().positive(),
+  headDim: z.number().int().positive(),
+  numExperts: z.number().int().positive(),
+  numExpertsPerTok: z.number().int().positive(),
+  moeIntermediateSize: z.number().int().positive(),
+  sharedExpertIntermediateSize: z.number().int().nonnegative(),
+  vocabSize: z.number().int().positive(),
+  maxPositionEmbeddings: z.number().int().positive(),
+  ropeTheta: z.number().positive(),
+  rmsNormEps: z.number().positive(),
+  normTopkProb: z.boolean(),
+});
+export type Architecture = z.infer<typeof ArchitectureSchema>;
+
+export const ManifestSchema = z.object({
+  format: z.literal('pickban-onnx'),
+  version: z.literal(1),
+  modelId: z.string(),
+  architecture: ArchitectureSchema,
+  weights: z.object({ dtype: z.enum(WEIGHT_DTYPES), blockSize: z.number().int().positive().optional() }),
+  /** Graph file per execution provider the converter emitted a variant for (relative paths). */
+  graphs: z.partialRecord(z.enum(EXECUTION_PROVIDERS), z.string()),
+  kvDtype: z.enum(['float32', 'float16']),
+  tokenizer: z.object({ file: z.string(), configFile: z.string() }),
+  chatTemplate: z.string().nullable(),
+  eosTokenIds: z.array(z.number().int()),
+  padTokenId: z.number().int(),
+  bosTokenId: z.number().int().nullable(),
+  generationDefaults: z.record(z.string(), z.unknown()),
+  routing: z.object({
+    strategies: z.array(z.enum(ROUTING_STRATEGIES)),
+    defaultTopK: z.number().int().positive(),
+    maxTopK: z.number().int().positive(),
+    lambdaRange: z.tuple([z.number(), z.number()]),
+    tauRange: z.tuple([z.number(), z.number()]),
+  }),
+  /** Routing profiles live in <modelDir>/profiles/<name>.json. */
+  profilesDir: z.string(),
+  source: z.record(z.string(), z.unknown()).optional(),
+});
+export type Manifest = z.infer<typeof ManifestSchema>;
+export const MANIFEST_FILE = 'manifest.json';

@@ -1,0 +1,3 @@
+export * from './schema.ts';
+export * from './bounds.ts';
+export * from './resolve.ts';
