@@ -1,6 +1,6 @@
 import type { ResolvedRouting } from '../../../shared/routing/resolve.ts';
 import type { ModelInfo, Usage } from '../../../shared/openai/responses.ts';
-import type { Manifest } from '../model/contract.ts';
+import type { ExecutionProvider, Manifest } from '../model/contract.ts';
 
 /**
  * The seam between the HTTP server (gpu-backend/src/server) and the engine core
@@ -92,3 +92,25 @@ export interface Engine {
   /** Stop admitting; resolve when running sequences finish or the grace period ends (then they are aborted). */
   shutdown(graceMs: number): Promise<void>;
 }
+
+/** Minimal logger the engine writes to (a pino logger fits). */
+export interface EngineLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** What `createEngine` (gpu-backend/src/engine/index.ts) needs to load a model directory. */
+export interface EngineConfig {
+  /** Folder holding manifest.json (see model/contract.ts). */
+  modelDir: string;
+  /** Default 'cpu'. An unavailable provider rejects createEngine with a clear message; never a silent fallback. */
+  executionProvider?: ExecutionProvider;
+  limits: EngineLimits;
+  /** Intra-op threads for the CPU EP (default: ORT's choice). */
+  threads?: number;
+  logger?: EngineLogger;
+}
+
+/** Loads the model, runs a warm-up step, and resolves with a ready Engine. */
+export type CreateEngine = (config: EngineConfig) => Promise<Engine>;
