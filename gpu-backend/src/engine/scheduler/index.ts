@@ -1,0 +1,3 @@
+export * from './scheduler.ts';
+export * from './output.ts';
+export * from './sequence.ts';

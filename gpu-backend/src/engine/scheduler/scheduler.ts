@@ -1,0 +1,168 @@
+import { AdmissionError, type EngineLimits, type FinishReason } from '../types.ts';
+import type { FinishedSequence, ScheduledChunk, SchedulerOutput, StepResult } from './output.ts';
+import { Sequence } from './sequence.ts';
+
+export interface SchedulerConfig extends EngineLimits {
+  /** Prompt plus completion tokens the model can attend over. */
+  contextLength: number;
+}
+
+export interface NewSequence<P> {
+  reqId: string;
+  promptTokenIds: readonly number[];
+  maxTokens: number;
+  params: P;
+  /** The request field that carries the prompt ('messages' or 'prompt'), named in a 400. */
+  promptParam?: string;
+}
+
+/** Seconds a client is asked to wait after a 429: roughly how long a queued request waits for a slot. */
+const RETRY_AFTER_S = 1;
+
+/**
+ * Decides, each step, which sequences run and how many tokens each computes (vLLM v1 style).
+ *
+ * KV policy: a sequence reserves prompt + max_tokens KV tokens when it starts running and keeps that
+ * reservation until it ends. That over-reserves for requests that stop early, but a running sequence
+ * can then never run out of cache mid-stream, so there is no preemption or recompute path.
+ * Queued sequences hold no KV; they start in FIFO order as slots and reservations free up.
+ */
+export class Scheduler<P> {
+  private readonly waiting: Sequence<P>[] = [];
+  private readonly running: Sequence<P>[] = [];
+  private freedSinceLastStep: string[] = [];
+  private kvReserved = 0;
+
+  constructor(private readonly config: SchedulerConfig) {}
+
+  get numRunning(): number {
+    return this.running.length;
+  }
+
+  get numWaiting(): number {
+    return this.waiting.length;
+  }
+
+  /** KV tokens reserved by running sequences (what admission counts against maxKvTokens). */
+  get kvTokensReserved(): number {
+    return this.kvReserved;
+  }
+
+  /** KV tokens actually held (computed) by running sequences. */
+  get kvTokensHeld(): number {
+    return this.running.reduce((sum, s) => sum + s.numComputed, 0);
+  }
+
+  hasWork(): boolean {
+    return this.running.length > 0 || this.waiting.length > 0 || this.freedSinceLastStep.length > 0;
+  }
+
+  /** Queues a sequence or throws AdmissionError: 400 if it can never fit, 429 if there is no room now. */
+  add(seq: NewSequence<P>): void {
+    const { contextLength, maxKvTokens, maxQueuedSeqs } = this.config;
+    const promptParam = seq.promptParam ?? 'messages';
+    const promptLen = seq.promptTokenIds.length;
+    if (promptLen === 0) throw new AdmissionError('The prompt is empty after tokenization', 400, promptParam);
+    if (promptLen >= contextLength) {
+      throw new AdmissionError(`The prompt is ${promptLen} tokens, but this model's context is ${contextLength} tokens including the completion`, 400, promptParam);
+    }
+    if (promptLen + seq.maxTokens > contextLength) {
+      throw new AdmissionError(`The prompt (${promptLen} tokens) plus max_tokens (${seq.maxTokens}) exceeds this model's context of ${contextLength} tokens`, 400, 'max_tokens');
+    }
+    if (promptLen + seq.maxTokens > maxKvTokens) {
+      throw new AdmissionError(`The prompt (${promptLen} tokens) plus max_tokens (${seq.maxTokens}) exceeds this server's KV-cache budget of ${maxKvTokens} tokens`, 400, 'max_tokens');
+    }
+    if (this.waiting.some((s) => s.reqId === seq.reqId) || this.running.some((s) => s.reqId === seq.reqId)) {
+      throw new AdmissionError(`Request id '${seq.reqId}' is already in flight`, 400, null);
+    }
+    const sequence = new Sequence(seq.reqId, seq.promptTokenIds, seq.maxTokens, seq.params);
+    if (!this.canStart(sequence) && this.waiting.length >= maxQueuedSeqs) {
+      throw new AdmissionError(`The server is at capacity (${this.running.length} running, ${this.waiting.length} queued); retry shortly`, 429, null, RETRY_AFTER_S);
+    }
+    this.waiting.push(sequence);
+  }
+
+  /** Removes a sequence wherever it is; its KV is freed in the runner at the next step. */
+  abort(reqId: string): boolean {
+    const w = this.waiting.findIndex((s) => s.reqId === reqId);
+    if (w >= 0) {
+      this.waiting.splice(w, 1);
+      return true;
+    }
+    const seq = this.running.find((s) => s.reqId === reqId);
+    if (!seq) return false;
+    this.release(seq);
+    return true;
+  }
+
+  schedule(): SchedulerOutput<P> {
+    let budget = this.config.maxBatchTokens;
+    const rows: ScheduledChunk<P>[] = [];
+    // Fewest missing tokens first: decoding sequences (one behind) keep streaming even while a long
+    // prompt is being prefilled in chunks with what is left of the token budget.
+    const byNeed = [...this.running].sort((a, b) => a.numUncomputed - b.numUncomputed);
+    for (const seq of byNeed) {
+      if (budget === 0) break;
+      budget -= this.scheduleChunk(seq, budget, rows);
+    }
+    // Continuous batching: queued sequences join this very step while slots, KV and budget allow.
+    while (budget > 0 && this.waiting.length > 0 && this.canStart(this.waiting[0])) {
+      const seq = this.waiting.shift()!;
+      this.running.push(seq);
+      this.kvReserved += seq.kvReservation;
+      budget -= this.scheduleChunk(seq, budget, rows);
+    }
+    const freedReqIds = this.freedSinceLastStep;
+    this.freedSinceLastStep = [];
+    return { rows, numTokens: this.config.maxBatchTokens - budget, freedReqIds };
+  }
+
+  /** Advances token accounting after a step; returns the sequences that ended with it. */
+  updateFromOutput(output: SchedulerOutput<P>, result: StepResult): FinishedSequence[] {
+    const finished: FinishedSequence[] = [];
+    for (const row of output.rows) {
+      const seq = this.running.find((s) => s.reqId === row.reqId);
+      if (!seq) continue; // aborted while the step ran
+      seq.numComputed += row.tokenIds.length;
+      if (!row.sample) continue;
+      const token = result.sampled.get(row.reqId);
+      if (token === undefined) continue;
+      seq.outputTokenIds.push(token);
+      // The reservation is the hard bound even if the caller's criteria forgot max_tokens.
+      const reason: FinishReason | undefined = result.finished.get(row.reqId) ?? (seq.outputTokenIds.length >= seq.maxTokens ? 'length' : undefined);
+      if (reason) {
+        this.release(seq);
+        finished.push({ reqId: seq.reqId, reason, outputTokenIds: seq.outputTokenIds });
+      }
+    }
+    return finished;
+  }
+
+  private canStart(seq: Sequence<P>): boolean {
+    return this.running.length < this.config.maxRunningSeqs && this.kvReserved + seq.kvReservation <= this.config.maxKvTokens;
+  }
+
+  private scheduleChunk(seq: Sequence<P>, budget: number, rows: ScheduledChunk<P>[]): number {
+    const missing = seq.numUncomputed;
+    if (missing === 0) return 0;
+    const inPrompt = seq.numComputed < seq.promptLen;
+    const count = Math.min(missing, budget, inPrompt ? this.config.maxPrefillChunk : missing);
+    rows.push({
+      reqId: seq.reqId,
+      tokenIds: seq.tokens(seq.numComputed, count),
+      startPos: seq.numComputed,
+      promptLen: seq.promptLen,
+      sample: count === missing,
+      params: seq.params,
+    });
+    return count;
+  }
+
+  private release(seq: Sequence<P>): void {
+    const i = this.running.indexOf(seq);
+    if (i < 0) return;
+    this.running.splice(i, 1);
+    this.kvReserved -= seq.kvReservation;
+    this.freedSinceLastStep.push(seq.reqId);
+  }
+}
