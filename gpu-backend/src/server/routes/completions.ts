@@ -1,0 +1,76 @@
+import type { Context } from 'hono';
+import { join } from 'node:path';
+import { ApiError } from '../../../../shared/openai/errors.ts';
+import type { Engine } from '../../engine/types.ts';
+import type { Lifecycle } from '../lifecycle.ts';
+import { mapRequest, type Endpoint, type MappingContext } from '../mapping.ts';
+import type { Metrics } from '../metrics.ts';
+import { observeEvents } from '../observe.ts';
+import { profileLoader } from '../profiles.ts';
+import { collectEvents } from '../render/json.ts';
+import { responseMeta } from '../render/objects.ts';
+import { streamEvents } from '../render/sse.ts';
+import type { AppEnv } from '../types.ts';
+
+export interface CompletionDeps {
+  lifecycle: Lifecycle;
+  metrics: Metrics;
+  modelDir: string;
+  defaultMaxTokens: number;
+}
+
+/** POST /v1/chat/completions and /v1/completions: OpenAI body -> engine -> SSE or JSON. */
+export function completionHandler(endpoint: Endpoint, deps: CompletionDeps) {
+  const contexts = new WeakMap<Engine, MappingContext>();
+  const mappingContext = (engine: Engine): MappingContext => {
+    let ctx = contexts.get(engine);
+    if (!ctx) {
+      const info = engine.modelInfo();
+      ctx = {
+        modelId: info.id,
+        limits: info.routing,
+        contextLength: engine.manifest.architecture.maxPositionEmbeddings,
+        defaultMaxTokens: deps.defaultMaxTokens,
+        loadProfile: profileLoader(join(deps.modelDir, engine.manifest.profilesDir)),
+      };
+      contexts.set(engine, ctx);
+    }
+    return ctx;
+  };
+
+  return async function completion(c: Context<AppEnv>) {
+    const startedAt = performance.now();
+    // refuseWhenUnavailable ran before this handler, so the engine is attached and ready.
+    const engine = deps.lifecycle.engine!;
+    const body = await readJson(c);
+    const mapped = await mapRequest(endpoint, body, mappingContext(engine), c.get('requestId'));
+
+    // Client disconnect (node-server aborts the request signal) and shutdown both end the sequence.
+    const abort = new AbortController();
+    let cancelReason: 'client' | 'shutdown' | null = null;
+    const clientGone = () => {
+      cancelReason ??= deps.lifecycle.draining ? 'shutdown' : 'client';
+      abort.abort();
+    };
+    c.req.raw.signal.addEventListener('abort', clientGone, { once: true });
+
+    const raw = await engine.submit(mapped.generation, abort.signal);
+    const events = observeEvents(raw, deps.metrics, startedAt, () => cancelReason ?? (deps.lifecycle.draining ? 'shutdown' : null));
+    const meta = responseMeta(endpoint, c.get('requestId'), mapped.model);
+    if (!mapped.stream) return c.json(await collectEvents(events, meta));
+    return streamEvents(c, events, meta, {
+      includeUsage: mapped.includeUsage,
+      onClientGone: clientGone,
+      abortedByServer: () => cancelReason === null && deps.lifecycle.draining,
+    });
+  };
+}
+
+async function readJson(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(400, 'We could not parse the JSON body of your request: it must be a JSON object', null, 'invalid_json');
+  }
+}
