@@ -1,0 +1,85 @@
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { SAFETENSORS_DTYPES, type SafetensorsDtype } from './dtypes.ts';
+import { INDEX_FILE, SINGLE_FILE } from './safetensors-reader.ts';
+
+/**
+ * Streaming safetensors writing: the header is computed from the tensor specs first, then each
+ * tensor's bytes are produced and written one at a time, so memory holds one tensor at most.
+ */
+
+export interface TensorSpec {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+}
+
+export type ProduceTensor = (spec: TensorSpec) => Uint8Array;
+
+export const specBytes = (s: TensorSpec): number => s.shape.reduce((a, b) => a * b, 1) * SAFETENSORS_DTYPES[s.dtype];
+
+function buildHeader(specs: TensorSpec[], metadata: Record<string, string>): Buffer {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const s of specs) {
+    const n = specBytes(s);
+    header[s.name] = { dtype: s.dtype, shape: s.shape, data_offsets: [offset, offset + n] };
+    offset += n;
+  }
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  // Pad with spaces so the data starts 8-byte aligned, as the reference implementation does.
+  const padded = Buffer.alloc(Math.ceil(json.length / 8) * 8, 0x20);
+  json.copy(padded);
+  return padded;
+}
+
+export function writeSafetensors(file: string, specs: TensorSpec[], produce: ProduceTensor, metadata: Record<string, string> = { format: 'pt' }): void {
+  const header = buildHeader(specs, metadata);
+  const fd = openSync(file, 'w');
+  try {
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(header.length));
+    writeSync(fd, len);
+    writeSync(fd, header);
+    for (const s of specs) {
+      const bytes = produce(s);
+      if (bytes.byteLength !== specBytes(s)) throw new Error(`tensor ${s.name}: produced ${bytes.byteLength} bytes, expected ${specBytes(s)}`);
+      let done = 0;
+      while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Writes model.safetensors, or, when the tensors exceed `maxShardBytes`, HF-style shards
+ * `model-0000i-of-0000n.safetensors` plus model.safetensors.index.json.
+ */
+export function writeCheckpointTensors(dir: string, specs: TensorSpec[], produce: ProduceTensor, maxShardBytes = Infinity): string[] {
+  const shards: TensorSpec[][] = [[]];
+  let size = 0;
+  for (const s of specs) {
+    const n = specBytes(s);
+    if (size > 0 && size + n > maxShardBytes) {
+      shards.push([]);
+      size = 0;
+    }
+    shards[shards.length - 1].push(s);
+    size += n;
+  }
+  if (shards.length === 1) {
+    writeSafetensors(join(dir, SINGLE_FILE), specs, produce);
+    return [SINGLE_FILE];
+  }
+  const pad = (i: number) => String(i).padStart(5, '0');
+  const names = shards.map((_, i) => `model-${pad(i + 1)}-of-${pad(shards.length)}.safetensors`);
+  const weightMap: Record<string, string> = {};
+  shards.forEach((shard, i) => {
+    writeSafetensors(join(dir, names[i]), shard, produce);
+    for (const s of shard) weightMap[s.name] = names[i];
+  });
+  const totalSize = specs.reduce((a, s) => a + specBytes(s), 0);
+  writeFileSync(join(dir, INDEX_FILE), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2) + '\n');
+  return [...names, INDEX_FILE];
+}
