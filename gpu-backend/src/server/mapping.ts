@@ -31,9 +31,10 @@ export async function mapRequest(endpoint: Endpoint, body: unknown, ctx: Mapping
     throw new ApiError(404, `The model '${req.model}' does not exist on this backend (serving '${ctx.modelId}')`, 'model', 'model_not_found');
   }
 
-  const routingIssue = req.routing ? checkRoutingBounds(req.routing, ctx.limits) : null;
+  const profile = req.routing?.profile && ctx.limits.profiles.includes(req.routing.profile) ? await ctx.loadProfile(req.routing.profile) : undefined;
+  // Bounds apply to what will run: a profile's defaults (e.g. strategy "pick") under the request's fields.
+  const routingIssue = req.routing ? checkRoutingBounds({ ...profile?.defaults, ...req.routing }, ctx.limits) : null;
   if (routingIssue) throw new ApiError(400, routingIssue.message, routingIssue.param);
-  const profile = req.routing?.profile ? await ctx.loadProfile(req.routing.profile) : undefined;
 
   const generation: GenerationRequest = {
     requestId,

@@ -3,10 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signRequest } from '../../../../shared/signing/index.ts';
 import { onError } from '../errors.ts';
 import { verifySignature } from './signature.ts';
+import type { AppEnv } from '../types.ts';
 
 const secret = 'signature-test-secret-0123456789';
 const NOW = 1_800_000_000;
-const app = new Hono();
+const app = new Hono<AppEnv>();
 app.onError(onError);
 app.use(verifySignature({ secret, now: () => NOW }));
 app.post('/v1/completions', async (c) => c.json({ echoed: await c.req.json() }));
