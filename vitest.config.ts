@@ -15,7 +15,14 @@ export default defineConfig({
             },
           }),
         ],
-        test: { name: 'workers', include: ['edge/**/*.test.ts'] },
+        test: {
+          name: 'workers',
+          include: ['edge/**/*.test.ts'],
+          // The keys CLI spawns wrangler: it runs on Node, not in workerd.
+          exclude: ['edge/scripts/**'],
+          // A fake backend on a real socket, so tests can watch signatures and cancellations.
+          globalSetup: ['./edge/test/global-setup.ts'],
+        },
       },
       {
         test: {

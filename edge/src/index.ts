@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
-const app = new Hono();
-app.get('/health', (c) => c.json({ ok: true }));
-export default app;
+import { createApp } from './app.ts';
+
+/** The Worker entry point (wrangler.toml `main`). */
+export default createApp();
