@@ -1,0 +1,2 @@
+export * from './text-tokenizer.ts';
+export * from './detokenizer.ts';
