@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import type { OpenAIErrorBody } from '../../../shared/openai/errors.ts';
 import { signRequest } from '../../../shared/signing/index.ts';
 import { createApp } from './app.ts';
 import { Lifecycle } from './lifecycle.ts';
@@ -15,6 +16,8 @@ const lifecycle = new Lifecycle();
 const metrics = createMetrics(() => ({ running: 0, queued: 0, lastBatchSize: 0, kvTokensUsed: 0, kvTokensCapacity: 0, expertsPerTokenByLayer: [] }));
 const app = createApp({ lifecycle, metrics, logger: pino({ level: 'info' }, sink), secret, modelDir: '/nonexistent', defaultMaxTokens: 16, maxBodyBytes: 4096 });
 
+const errorOf = async (res: Response) => ((await res.json()) as OpenAIErrorBody).error;
+
 async function signed(path: string, body?: unknown, headers: Record<string, string> = {}) {
   const method = body === undefined ? 'GET' : 'POST';
   const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
@@ -27,14 +30,14 @@ describe('backend app without a model', () => {
     expect(await (await app.request('/health')).json()).toEqual({ status: 'ok' });
     const ready = await app.request('/ready');
     expect(ready.status).toBe(503);
-    expect((await ready.json()).error.code).toBe('model_loading');
+    expect((await errorOf(ready)).code).toBe('model_loading');
   });
 
   it('requires the signature on /v1/* and /metrics', async () => {
     for (const path of ['/v1/models', '/metrics']) {
       const res = await app.request(path);
       expect(res.status).toBe(401);
-      expect((await res.json()).error.type).toBe('authentication_error');
+      expect((await errorOf(res)).type).toBe('authentication_error');
     }
     expect((await app.request('/v1/chat/completions', { method: 'POST', body: '{}' })).status).toBe(401);
   });
@@ -43,19 +46,19 @@ describe('backend app without a model', () => {
     const res = await signed('/v1/chat/completions', { model: 'm', messages: [{ role: 'user', content: 'hi' }] });
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('5');
-    expect((await res.json()).error).toMatchObject({ type: 'server_error', code: 'model_loading' });
+    expect((await errorOf(res))).toMatchObject({ type: 'server_error', code: 'model_loading' });
   });
 
   it('answers unknown paths with an OpenAI-shaped 404', async () => {
     const res = await app.request('/v2/whatever');
     expect(res.status).toBe(404);
-    expect((await res.json()).error).toMatchObject({ type: 'invalid_request_error', code: 'unknown_url' });
+    expect((await errorOf(res))).toMatchObject({ type: 'invalid_request_error', code: 'unknown_url' });
   });
 
   it('refuses bodies over MAX_BODY_BYTES with 413 before verifying them', async () => {
     const res = await signed('/v1/completions', { model: 'm', prompt: 'x'.repeat(5000) });
     expect(res.status).toBe(413);
-    expect((await res.json()).error.type).toBe('invalid_request_error');
+    expect((await errorOf(res)).type).toBe('invalid_request_error');
   });
 
   it('echoes the edge x-request-id and logs with it', async () => {
@@ -84,7 +87,7 @@ describe('backend app without a model', () => {
     const path = '/v1/models';
     const res = await drainingApp.request(path, { headers: await signRequest({ secret, method: 'GET', path, body: '' }) });
     expect(res.status).toBe(503);
-    expect((await res.json()).error.code).toBe('shutting_down');
+    expect((await errorOf(res)).code).toBe('shutting_down');
     expect((await drainingApp.request('/ready')).status).toBe(503);
     expect((await drainingApp.request('/health')).status).toBe(200);
   });
