@@ -1,0 +1,36 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { EXECUTION_PROVIDERS, WEIGHT_DTYPES, type ExecutionProvider, type WeightDtype } from '../model/contract.ts';
+import { convertCheckpoint, type ConvertOptions } from './convert.ts';
+import { ConvertError } from './source.ts';
+
+/** `npm run convert -- <hf-checkpoint-dir> <model-dir> [--dtype fp32|fp16|int8|int4] [--max-top-k N] [--ep cpu]` */
+
+export function parseConvertArgs(argv: string[]): ConvertOptions {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { dtype: { type: 'string', default: 'fp32' }, 'max-top-k': { type: 'string' }, ep: { type: 'string', default: 'cpu' } },
+  });
+  if (positionals.length !== 2) throw new ConvertError('usage: convert <hf-checkpoint-dir> <model-dir> [--dtype fp32|fp16|int8|int4] [--max-top-k N] [--ep cpu]');
+  if (!WEIGHT_DTYPES.includes(values.dtype as WeightDtype)) throw new ConvertError(`--dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got '${values.dtype}'`);
+  if (!EXECUTION_PROVIDERS.includes(values.ep as ExecutionProvider)) throw new ConvertError(`--ep must be one of ${EXECUTION_PROVIDERS.join(', ')}, got '${values.ep}'`);
+  const maxTopK = values['max-top-k'] === undefined ? undefined : Number(values['max-top-k']);
+  if (maxTopK !== undefined && !Number.isInteger(maxTopK)) throw new ConvertError(`--max-top-k must be an integer, got '${values['max-top-k']}'`);
+  return { src: positionals[0], out: positionals[1], dtype: values.dtype as WeightDtype, ep: values.ep as ExecutionProvider, maxTopK };
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  try {
+    const t0 = performance.now();
+    const result = convertCheckpoint(parseConvertArgs(process.argv.slice(2)));
+    const mb = (n: number) => (n / 2 ** 20).toFixed(1);
+    console.log(`converted to ${result.out}: ${result.nodes} nodes, graph ${mb(result.graphBytes)} MiB, weights ${mb(result.dataBytes)} MiB, ${((performance.now() - t0) / 1000).toFixed(1)} s, peak RSS ${mb(process.resourceUsage().maxRSS * 1024)} MiB`);
+  } catch (err) {
+    // One line, naming the file or tensor: the errors are written for the person running the CLI.
+    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    console.error(`convert: ${message}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,71 @@
+import { GRAPH_INPUTS, GRAPH_OUTPUTS, type Architecture } from '../contract.ts';
+import type { GraphBuilder } from '../onnx/index.ts';
+import { embedName, finalNormName, lmHeadName } from '../../checkpoint/tensor-names.ts';
+import { makeAttentionShapes } from './attention.ts';
+import { makeDecoderLayer, type EmitRouter } from './decoder-layer.ts';
+import { makeRmsNorm } from './norm.ts';
+import { makeRotaryCache } from './rope.ts';
+import type { ModelWeights } from './weights.ts';
+
+/**
+ * The whole Qwen2MoE step graph, I/O as gpu-backend/src/model/contract.ts documents:
+ *
+ *   input_ids [B,S] -> Reshape [N] -> embed Gather -> h [N,H]
+ *   position_ids -> cos/sin;  attention_bias -> tiled per query group
+ *   h -> layer 0 .. L-1 (each also writes present_key/value.l and its router mask)
+ *   h -> Gather(last_index) [B,H] -> RMSNorm -> lm_head -> logits [B,V]
+ *   router masks [N,E] x L -> Cast u8 -> Concat [N,L,E] -> Reshape -> expert_mask [B,S,L,E]
+ *
+ * Tokens stay flattened to [N,H] (N = B*S) between blocks so every linear is a 2-D Gemm or
+ * MatMulNBits; only attention reshapes to heads.
+ */
+
+export interface Qwen2MoeGraphOptions {
+  arch: Architecture;
+  weights: ModelWeights;
+  /** Declares the route_* inputs once and returns the per-layer router emitter. */
+  router: (g: GraphBuilder) => EmitRouter;
+  /** KV cache element type on the graph boundary. */
+  kvDtype?: 'float32';
+}
+
+export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions): void {
+  const { arch, weights } = opts;
+  const { numLayers: L, numExperts: E, numKvHeads, headDim } = arch;
+  g.input(GRAPH_INPUTS.inputIds, 'int64', ['batch', 'seq']);
+  g.input(GRAPH_INPUTS.positionIds, 'int64', ['batch', 'seq']);
+  g.input(GRAPH_INPUTS.attentionBias, 'float32', ['batch', 1, 'seq', 'total']);
+  g.input(GRAPH_INPUTS.lastIndex, 'int64', ['batch']);
+  for (let l = 0; l < L; l++) {
+    g.input(GRAPH_INPUTS.pastKey(l), 'float32', ['batch', numKvHeads, 'past', headDim]);
+    g.input(GRAPH_INPUTS.pastValue(l), 'float32', ['batch', numKvHeads, 'past', headDim]);
+  }
+  const emitRouter = opts.router(g);
+
+  const m = g.withPrefix('/model');
+  const flatIds = m.node('Reshape', [GRAPH_INPUTS.inputIds, m.constI64([-1])], undefined, { name: 'embed_tokens/FlatIds' });
+  let hidden = weights.embed(m.withPrefix('embed_tokens'), embedName, flatIds);
+  const rotary = makeRotaryCache(m, GRAPH_INPUTS.positionIds, headDim, arch.ropeTheta);
+  const shapes = makeAttentionShapes(m, arch, rotary);
+
+  const masks: string[] = [];
+  for (let l = 0; l < L; l++) {
+    const out = makeDecoderLayer(g, arch, l, hidden, weights, shapes, emitRouter);
+    hidden = out.hidden;
+    const ms = g.withPrefix(`/model/layers.${l}/moe/expert_mask`);
+    masks.push(ms.node('Unsqueeze', [ms.node('Cast', [out.selected], { to: 2 }), ms.constI64([1])]));
+  }
+
+  const last = m.node('Gather', [hidden, GRAPH_INPUTS.lastIndex], { axis: 0 }, { name: 'LastPositions' });
+  const normed = makeRmsNorm(m.withPrefix('norm'), last, weights.float32(m, finalNormName), arch.rmsNormEps);
+  const logits = weights.linear(g.withPrefix('/lm_head'), lmHeadName).apply(g.withPrefix('/lm_head'), normed);
+  g.output(GRAPH_OUTPUTS.logits, 'float32', ['batch', arch.vocabSize], logits);
+  for (let l = 0; l < L; l++) {
+    g.output(GRAPH_OUTPUTS.presentKey(l), 'float32', ['batch', numKvHeads, 'total', headDim]);
+    g.output(GRAPH_OUTPUTS.presentValue(l), 'float32', ['batch', numKvHeads, 'total', headDim]);
+  }
+  const em = g.withPrefix('/model/expert_mask');
+  const stacked = L === 1 ? masks[0] : em.node('Concat', masks, { axis: 1 });
+  const maskShape = em.node('Concat', [em.node('Shape', [GRAPH_INPUTS.inputIds]), em.constI64([L, E])], { axis: 0 });
+  g.output(GRAPH_OUTPUTS.expertMask, 'uint8', ['batch', 'seq', L, E], em.node('Reshape', [stacked, maskShape]));
+}

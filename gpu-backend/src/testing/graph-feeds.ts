@@ -1,0 +1,100 @@
+import * as ort from 'onnxruntime-node';
+import { GRAPH_INPUTS, MASKED_BIAS, type Architecture } from '../model/contract.ts';
+
+/**
+ * Builds graph feeds for test batches: rows of different lengths, each with its own past length,
+ * right-padded to a common S and P. A small stand-in for the runner's batch tensors, so graph
+ * tests do not depend on the engine.
+ */
+
+export interface FeedRow {
+  /** New token ids this step. */
+  ids: number[];
+  /** Tokens already in this row's KV cache (positions 0..past-1). */
+  past: number;
+}
+
+export type KvCache = { key: Float32Array; value: Float32Array }[];
+
+/** A row's cache: per layer [kvH, P, D] for its own past length. */
+export type RowCache = { key: Float32Array; value: Float32Array; length: number }[];
+
+export function makeFeeds(arch: Architecture, rows: FeedRow[], caches: (RowCache | null)[], extra: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
+  const B = rows.length;
+  const S = Math.max(...rows.map((r) => r.ids.length));
+  const P = Math.max(0, ...rows.map((r) => r.past));
+  const T = P + S;
+  const { numKvHeads: kvH, headDim: D } = arch;
+  const ids = new BigInt64Array(B * S);
+  const pos = new BigInt64Array(B * S);
+  const bias = new Float32Array(B * S * T).fill(MASKED_BIAS);
+  const last = new BigInt64Array(B);
+  rows.forEach((r, b) => {
+    for (let s = 0; s < S; s++) {
+      const real = s < r.ids.length;
+      ids[b * S + s] = BigInt(real ? r.ids[s] : 0);
+      pos[b * S + s] = BigInt(real ? r.past + s : 0);
+      const rowBias = (b * S + s) * T;
+      if (!real) {
+        bias[rowBias + P + s] = 0; // padding attends to itself only, so its softmax stays finite
+        continue;
+      }
+      for (let t = 0; t < r.past; t++) bias[rowBias + t] = 0;
+      for (let t = 0; t <= s; t++) bias[rowBias + P + t] = 0;
+    }
+    last[b] = BigInt(b * S + r.ids.length - 1);
+  });
+  const feeds: Record<string, ort.Tensor> = {
+    [GRAPH_INPUTS.inputIds]: new ort.Tensor('int64', ids, [B, S]),
+    [GRAPH_INPUTS.positionIds]: new ort.Tensor('int64', pos, [B, S]),
+    [GRAPH_INPUTS.attentionBias]: new ort.Tensor('float32', bias, [B, 1, S, T]),
+    [GRAPH_INPUTS.lastIndex]: new ort.Tensor('int64', last, [B]),
+    ...extra,
+  };
+  for (let l = 0; l < arch.numLayers; l++) {
+    const key = new Float32Array(B * kvH * P * D);
+    const value = new Float32Array(B * kvH * P * D);
+    caches.forEach((c, b) => {
+      if (!c) return;
+      for (let h = 0; h < kvH; h++) {
+        for (let t = 0; t < c[l].length; t++) {
+          const src = (h * c[l].length + t) * D;
+          const dst = ((b * kvH + h) * P + t) * D;
+          key.set(c[l].key.subarray(src, src + D), dst);
+          value.set(c[l].value.subarray(src, src + D), dst);
+        }
+      }
+    });
+    feeds[GRAPH_INPUTS.pastKey(l)] = new ort.Tensor('float32', key, [B, kvH, P, D]);
+    feeds[GRAPH_INPUTS.pastValue(l)] = new ort.Tensor('float32', value, [B, kvH, P, D]);
+  }
+  return feeds;
+}
+
+/**
+ * Extracts row b's cache after a step: its past plus its real new tokens, from present_* of shape
+ * [B, kvH, P+S, D] where row b's entries sit at [0, past) and [P, P + newTokens).
+ */
+export function rowCacheFrom(arch: Architecture, outputs: ort.InferenceSession.ReturnType, b: number, row: FeedRow, P: number): RowCache {
+  const { numKvHeads: kvH, headDim: D } = arch;
+  const cache: RowCache = [];
+  for (let l = 0; l < arch.numLayers; l++) {
+    const keyT = outputs[`present_key.${l}`];
+    const T = keyT.dims[2];
+    const length = row.past + row.ids.length;
+    const key = new Float32Array(kvH * length * D);
+    const value = new Float32Array(kvH * length * D);
+    const kd = keyT.data as Float32Array;
+    const vd = outputs[`present_value.${l}`].data as Float32Array;
+    for (let h = 0; h < kvH; h++) {
+      for (let t = 0; t < length; t++) {
+        const srcT = t < row.past ? t : P + (t - row.past);
+        const src = ((b * kvH + h) * T + srcT) * D;
+        key.set(kd.subarray(src, src + D), (h * length + t) * D);
+        value.set(vd.subarray(src, src + D), (h * length + t) * D);
+      }
+    }
+    cache.push({ key, value, length });
+  }
+  return cache;
+}
