@@ -19,6 +19,9 @@ export interface CompletionDeps {
   defaultMaxTokens: number;
 }
 
+/** Makes engine request ids unique within the process (see below). */
+let sequence = 0;
+
 /** POST /v1/chat/completions and /v1/completions: OpenAI body -> engine -> SSE or JSON. */
 export function completionHandler(endpoint: Endpoint, deps: CompletionDeps) {
   const contexts = new WeakMap<Engine, MappingContext>();
@@ -43,7 +46,9 @@ export function completionHandler(endpoint: Endpoint, deps: CompletionDeps) {
     // refuseWhenUnavailable ran before this handler, so the engine is attached and ready.
     const engine = deps.lifecycle.engine!;
     const body = await readJson(c);
-    const mapped = await mapRequest(endpoint, body, mappingContext(engine), c.get('requestId'));
+    // The engine keys sequences by id; x-request-id comes from outside and may repeat (client-chosen,
+    // retried), so the engine gets a per-process unique id that still starts with it for the logs.
+    const mapped = await mapRequest(endpoint, body, mappingContext(engine), `${c.get('requestId')}#${++sequence}`);
 
     // Client disconnect (node-server aborts the request signal) and shutdown both end the sequence.
     const abort = new AbortController();
