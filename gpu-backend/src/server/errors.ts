@@ -29,8 +29,10 @@ export function renderError(c: Context, err: ApiError): Response {
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
   const apiError = toApiError(err);
   const log = c.get('log');
-  if (apiError.status >= 500) log?.error({ err }, 'request failed');
-  else log?.info({ status: apiError.status, param: apiError.param, msg: apiError.message }, 'request refused');
+  // Only the unexpected deserves a stack trace; refusals (400s, 429, 503 while draining) are routine.
+  const expected = err instanceof ApiError || err instanceof AdmissionError || err instanceof HTTPException;
+  if (!expected) log?.error({ err }, 'request failed');
+  else log?.info({ status: apiError.status, param: apiError.param, code: apiError.code, reason: apiError.message }, 'request refused');
   return renderError(c, apiError);
 };
 
