@@ -100,6 +100,7 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
     res.writeHead(502, { 'content-type': 'text/html' });
     return res.end('<html>nginx upstream http://10.0.0.7:8000 failed</html>');
   }
+  if (scenario === 'slow') await sleep(Number(arg));
   if (request.stream !== true) {
     return json(res, 200, { id: 'cmpl-fake', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }], echo: request });
   }

@@ -41,9 +41,26 @@ export function chat(key: string, body: Record<string, unknown>, opts: { request
   );
 }
 
-/** What the fake backend saw for a request id. */
-export async function backendLog(requestId: string): Promise<LogEntry[]> {
-  return (await fetch(`${fakeBackend}/__log?rid=${encodeURIComponent(requestId)}`)).json();
+/**
+ * What the fake backend saw for a request id. The model-list fetch a cold cache makes carries the
+ * id of the request that caused it; it is left out unless asked for.
+ */
+export async function backendLog(requestId: string, opts: { withModels?: boolean } = {}): Promise<LogEntry[]> {
+  const log = await (await fetch(`${fakeBackend}/__log?rid=${encodeURIComponent(requestId)}`)).json<LogEntry[]>();
+  return opts.withModels ? log : log.filter((e) => e.path !== '/v1/models');
+}
+
+/** Reads a stream until a whole SSE event (blank-line terminated) has arrived. */
+export async function firstEvent(res: Response): Promise<{ text: string; reader: ReadableStreamDefaultReader<Uint8Array> }> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  while (!text.includes('\n\n')) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  return { text, reader };
 }
 
 export async function waitFor<T>(probe: () => Promise<T | undefined | false>, timeoutMs = 3000): Promise<T> {
