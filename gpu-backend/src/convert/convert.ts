@@ -25,6 +25,8 @@ export interface ConvertOptions {
   /** Largest top_k a request may ask for; default the model's num_experts_per_tok. */
   maxTopK?: number;
   ep?: ExecutionProvider;
+  /** MatMulNBits accuracy_level for int8/int4 (default 4, the fast CPU path; 0 = fp32 compute). */
+  accuracyLevel?: number;
 }
 
 export interface ConvertResult {
@@ -54,7 +56,7 @@ export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
     const g = new GraphBuilder('qwen2_moe');
     let dataBytes: number;
     try {
-      const weights = new StreamingWeights(source.checkpoint, writer, dtype, source.expected, g);
+      const weights = new StreamingWeights(source.checkpoint, writer, dtype, source.expected, g, opts.accuracyLevel);
       buildQwen2MoeGraph(g, { arch, weights, router: routerFor({ numLayers: arch.numLayers, numExperts: arch.numExperts, maxTopK }) });
       dataBytes = writer.size;
     } finally {
