@@ -120,3 +120,12 @@ describe('Scheduler cancellation', () => {
     while (s.hasWork()) expect(step(s).rows.every((r) => r.reqId === 'a')).toBe(true);
   });
 });
+
+describe('Scheduler admission before the first step', () => {
+  it('counts sequences queued ahead when deciding 429', () => {
+    const s = new Scheduler<null>({ ...base, maxRunningSeqs: 1, maxQueuedSeqs: 1 });
+    add(s, 'a', 4); // would start
+    add(s, 'b', 4); // queued
+    expect(() => add(s, 'c', 4)).toThrow(expect.objectContaining({ status: 429 }));
+  });
+});

@@ -76,7 +76,7 @@ export class Scheduler<P> {
       throw new AdmissionError(`Request id '${seq.reqId}' is already in flight`, 400, null);
     }
     const sequence = new Sequence(seq.reqId, seq.promptTokenIds, seq.maxTokens, seq.params);
-    if (!this.canStart(sequence) && this.waiting.length >= maxQueuedSeqs) {
+    if (this.queuedAfterAdding(sequence) > maxQueuedSeqs) {
       throw new AdmissionError(`The server is at capacity (${this.running.length} running, ${this.waiting.length} queued); retry shortly`, 429, null, RETRY_AFTER_S);
     }
     this.waiting.push(sequence);
@@ -136,6 +136,21 @@ export class Scheduler<P> {
       }
     }
     return finished;
+  }
+
+  /** How many would still wait after the next schedule() if `seq` joined the queue (FIFO, slots and KV). */
+  private queuedAfterAdding(seq: Sequence<P>): number {
+    const queue = [...this.waiting, seq];
+    let slots = this.config.maxRunningSeqs - this.running.length;
+    let kv = this.kvReserved;
+    let started = 0;
+    for (const s of queue) {
+      if (slots === 0 || kv + s.kvReservation > this.config.maxKvTokens) break;
+      slots--;
+      kv += s.kvReservation;
+      started++;
+    }
+    return queue.length - started;
   }
 
   private canStart(seq: Sequence<P>): boolean {

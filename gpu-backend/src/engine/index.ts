@@ -1,0 +1,2 @@
+export { createEngine, PickBanEngine } from './core.ts';
+export * from './types.ts';

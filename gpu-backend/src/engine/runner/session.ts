@@ -1,0 +1,66 @@
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { ExecutionProvider, Manifest } from '../../model/contract.ts';
+
+export class ExecutionProviderError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExecutionProviderError';
+  }
+}
+
+export interface SessionOptions {
+  executionProvider: ExecutionProvider;
+  threads?: number;
+}
+
+/**
+ * Opens the graph the converter emitted for this execution provider. Only that provider is
+ * registered: if it cannot start (no Vulkan adapter, no CUDA libraries) this fails with one line
+ * naming it, instead of ORT quietly running everything on the CPU.
+ */
+export async function openSession(modelDir: string, manifest: Manifest, opts: SessionOptions): Promise<ort.InferenceSession> {
+  const ep = opts.executionProvider;
+  const graph = manifest.graphs[ep];
+  if (!graph) {
+    const available = Object.keys(manifest.graphs).join(', ') || 'none';
+    throw new ExecutionProviderError(`The model in ${modelDir} has no graph for execution provider '${ep}' (it has: ${available}); convert it for '${ep}'`);
+  }
+  const backend = ort.listSupportedBackends().find((b) => b.name === ep);
+  if (!backend) throw new ExecutionProviderError(`Execution provider '${ep}' is not supported by this onnxruntime-node build`);
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: [ep],
+    graphOptimizationLevel: 'all',
+    ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
+  };
+  try {
+    return await ort.InferenceSession.create(join(modelDir, graph), options);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    const hint = ep === 'webgpu' ? ' (WebGPU needs libvulkan1 and a GPU ICD; see VK_DRIVER_FILES)' : ep === 'cuda' ? ' (CUDA needs the onnxruntime CUDA provider libraries, CUDA 12 and cuDNN 9)' : '';
+    throw new ExecutionProviderError(`Could not start execution provider '${ep}'${hint}: ${reason}`);
+  }
+}
+
+/** Refuses to run with missing inputs, and logs every feed's shape when ORT rejects a run. */
+export async function runChecked(
+  session: ort.InferenceSession,
+  feeds: Record<string, ort.Tensor>,
+  onFailure?: (details: { shapes: Record<string, string>; error: string }) => void,
+): Promise<ort.InferenceSession.ReturnType> {
+  const missing = session.inputNames.filter((name) => !(name in feeds));
+  const usable: Record<string, ort.Tensor> = {};
+  for (const name of session.inputNames) if (name in feeds) usable[name] = feeds[name];
+  const shapes = () => Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, `${t.type}[${t.dims.join(',')}]`]));
+  if (missing.length > 0) {
+    const error = `The graph needs inputs the runner did not build: ${missing.join(', ')}`;
+    onFailure?.({ shapes: shapes(), error });
+    throw new Error(error);
+  }
+  try {
+    return await session.run(usable);
+  } catch (err) {
+    onFailure?.({ shapes: shapes(), error: err instanceof Error ? err.message : String(err) });
+    throw err;
+  }
+}
