@@ -8,6 +8,8 @@ export interface BadInput {
   /** Merged over a valid body for the endpoint; `undefined` values delete the field. */
   patch: Record<string, unknown>;
   param: string | null;
+  /** Checked against the model only after the strategy; a model without it answers 'routing.strategy'. */
+  needsStrategy?: string;
 }
 
 export const validChat = (model: string) => ({ model, messages: [{ role: 'user', content: 'Hello' }] });
@@ -42,8 +44,8 @@ export const BAD_INPUTS: BadInput[] = [
   { name: 'lambda < 0', endpoint: 'chat', patch: { routing: { strategy: 'pick', lambda: -0.1 } }, param: 'routing.lambda' },
   { name: 'top_k beyond the model', endpoint: 'chat', patch: { routing: { top_k: 999 } }, param: 'routing.top_k' },
   { name: 'min_experts above top_k', endpoint: 'chat', patch: { routing: { top_k: 1, min_experts: 2 } }, param: 'routing.min_experts' },
-  { name: 'expert id outside the model', endpoint: 'chat', patch: { routing: { strategy: 'pick', key_experts: { '0': [0, 9999] } } }, param: 'routing.key_experts.0[1]' },
-  { name: 'layer outside the model', endpoint: 'chat', patch: { routing: { strategy: 'pick', key_experts: { '999': [0] } } }, param: 'routing.key_experts.999' },
+  { name: 'expert id outside the model', endpoint: 'chat', patch: { routing: { strategy: 'pick', key_experts: { '0': [0, 9999] } } }, param: 'routing.key_experts.0[1]', needsStrategy: 'pick' },
+  { name: 'layer outside the model', endpoint: 'chat', patch: { routing: { strategy: 'pick', key_experts: { '999': [0] } } }, param: 'routing.key_experts.999', needsStrategy: 'pick' },
   { name: 'bad key_experts key', endpoint: 'chat', patch: { routing: { strategy: 'pick', key_experts: { first: [0] } } }, param: 'routing.key_experts.first' },
   { name: 'key_experts with top_k', endpoint: 'chat', patch: { routing: { key_experts: { '*': [0] } } }, param: 'routing.key_experts' },
   { name: 'unknown profile', endpoint: 'chat', patch: { routing: { profile: 'no-such-profile' } }, param: 'routing.profile' },

@@ -5,14 +5,14 @@ import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../../shared/openai/errors.ts';
 import type { RoutingLimits } from '../../../shared/routing/schema.ts';
 import { BAD_INPUTS, badBody, validChat, validCompletion } from './bad-inputs.fixture.ts';
-import { mapRequest, type MappingContext } from './mapping.ts';
+import { mapRequest, samplingDefaults, type MappingContext } from './mapping.ts';
 import { profileLoader } from './profiles.ts';
 
 const limits: RoutingLimits = { num_layers: 4, num_experts: 8, default_top_k: 2, max_top_k: 4, strategies: ['top_k', 'pick', 'ban', 'pick_and_ban'], profiles: ['fiction'], renormalize_default: false };
 const profilesDir = mkdtempSync(join(tmpdir(), 'pickban-profiles-'));
 mkdirSync(profilesDir, { recursive: true });
 writeFileSync(join(profilesDir, 'fiction.json'), JSON.stringify({ name: 'fiction', defaults: { strategy: 'pick', tau: 0.5 }, key_experts: { '*': [1] } }));
-const ctx: MappingContext = { modelId: 'tiny', limits, contextLength: 512, defaultMaxTokens: 64, loadProfile: profileLoader(profilesDir) };
+const ctx: MappingContext = { modelId: 'tiny', limits, contextLength: 512, defaultMaxTokens: 64, samplingDefaults: { temperature: 1, topP: 1 }, loadProfile: profileLoader(profilesDir) };
 
 async function refusal(promise: Promise<unknown>): Promise<ApiError> {
   const err = await promise.then(() => null, (e: unknown) => e);
@@ -39,6 +39,13 @@ describe('mapRequest', () => {
     expect(m.generation.sampling).toEqual({ temperature: 1, topP: 1, topK: 0, seed: undefined, maxTokens: 64, stop: [] });
     expect(m.generation.messages).toEqual([{ role: 'user', content: 'Hello' }]);
     expect(m.generation.routing).toMatchObject({ strategy: 'top_k', topK: 2, stats: 'summary' });
+  });
+
+  it("takes the model's generation defaults for omitted sampling fields", async () => {
+    const model = { ...ctx, samplingDefaults: samplingDefaults({ temperature: 0.7, top_p: 0.8, top_k: 20 }) };
+    expect((await mapRequest('chat', validChat('tiny'), model, 'r')).generation.sampling).toMatchObject({ temperature: 0.7, topP: 0.8 });
+    expect((await mapRequest('chat', { ...validChat('tiny'), temperature: 0, top_p: null }, model, 'r')).generation.sampling).toMatchObject({ temperature: 0, topP: 0.8 });
+    expect(samplingDefaults({ temperature: 'hot' })).toEqual({ temperature: 1, topP: 1 });
   });
 
   it('prefers max_completion_tokens, accepts a single stop string, maps content parts and roles', async () => {

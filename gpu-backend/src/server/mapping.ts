@@ -14,7 +14,15 @@ export interface MappingContext {
   /** Prompt plus completion tokens the model can attend over. */
   contextLength: number;
   defaultMaxTokens: number;
+  /** Used when the request omits (or nulls) temperature / top_p: the model's generation_config, as vLLM does. */
+  samplingDefaults: { temperature: number; topP: number };
   loadProfile: ProfileLoader;
+}
+
+/** The model's recommended temperature / top_p (manifest.generationDefaults), else OpenAI's 1 and 1. */
+export function samplingDefaults(generationDefaults: Record<string, unknown>): { temperature: number; topP: number } {
+  const num = (v: unknown, lo: number, hi: number) => (typeof v === 'number' && v >= lo && v <= hi ? v : undefined);
+  return { temperature: num(generationDefaults.temperature, 0, 2) ?? 1, topP: num(generationDefaults.top_p, Number.MIN_VALUE, 1) ?? 1 };
 }
 
 export interface MappedRequest {
@@ -39,9 +47,8 @@ export async function mapRequest(endpoint: Endpoint, body: unknown, ctx: Mapping
   const generation: GenerationRequest = {
     requestId,
     sampling: {
-      // OpenAI's defaults: temperature 1 and top_p 1 when the field is absent or null.
-      temperature: req.temperature ?? 1,
-      topP: req.top_p ?? 1,
+      temperature: req.temperature ?? ctx.samplingDefaults.temperature,
+      topP: req.top_p ?? ctx.samplingDefaults.topP,
       topK: 0,
       seed: req.seed ?? undefined,
       maxTokens: maxTokens(req, ctx),

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ApiError } from '../../../../shared/openai/errors.ts';
 import type { Engine } from '../../engine/types.ts';
 import type { Lifecycle } from '../lifecycle.ts';
-import { mapRequest, type Endpoint, type MappingContext } from '../mapping.ts';
+import { mapRequest, samplingDefaults, type Endpoint, type MappingContext } from '../mapping.ts';
 import type { Metrics } from '../metrics.ts';
 import { observeEvents } from '../observe.ts';
 import { profileLoader } from '../profiles.ts';
@@ -34,6 +34,7 @@ export function completionHandler(endpoint: Endpoint, deps: CompletionDeps) {
         limits: info.routing,
         contextLength: engine.manifest.architecture.maxPositionEmbeddings,
         defaultMaxTokens: deps.defaultMaxTokens,
+        samplingDefaults: samplingDefaults(engine.manifest.generationDefaults),
         loadProfile: profileLoader(join(deps.modelDir, engine.manifest.profilesDir)),
       };
       contexts.set(engine, ctx);
