@@ -1,0 +1,4 @@
+export * from './params.ts';
+export * from './kernel.ts';
+export * from './validate.ts';
+export * from './pack.ts';

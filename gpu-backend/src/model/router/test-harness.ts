@@ -1,0 +1,71 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { ResolvedRouting } from '../../../../shared/routing/resolve.ts';
+import type { RoutingStrategy } from '../../../../shared/routing/schema.ts';
+import { GRAPH_INPUTS } from '../contract.ts';
+import { GraphBuilder } from '../onnx/graph-builder.ts';
+import { makeRouter } from './kernel.ts';
+import { packRouterInputs } from './pack.ts';
+import { makeRouterParams } from './params.ts';
+
+/**
+ * Tests only: a real ORT CPU session of a graph that holds nothing but the router of L layers.
+ * Input `router_logits` float32 [L, N, E]; outputs `selected.{l}` and `weights.{l}`, each [N, E].
+ */
+export interface RouterSession {
+  run(rows: ResolvedRouting[], seqLen: number, logits: Float32Array): Promise<{ selected: Float32Array[]; weights: Float32Array[] }>;
+  /** Nodes of layer l's kernel. */
+  nodesPerLayer: number;
+  close(): Promise<void>;
+}
+
+export async function createRouterSession(numLayers: number, numExperts: number, maxTopK: number, strategies?: RoutingStrategy[]): Promise<RouterSession> {
+  const g = new GraphBuilder('router_only');
+  const inputIds = g.input(GRAPH_INPUTS.inputIds, 'int64', ['batch', 'seq']);
+  const logits = g.input('router_logits', 'float32', [numLayers, 'tokens', numExperts]);
+  const params = makeRouterParams(g, { inputIds, numLayers, numExperts, strategies });
+  let nodesPerLayer = 0;
+  for (let l = 0; l < numLayers; l++) {
+    const layerLogits = g.node('Gather', [logits, g.constI64(l)], { axis: 0 }, { name: `layer_logits_${l}` });
+    const prefix = `/model/layers.${l}/moe/router`;
+    const out = makeRouter(g, { prefix, layer: l, logits: layerLogits, params });
+    nodesPerLayer = g.countNodes(prefix);
+    g.output(`selected.${l}`, 'float32', ['tokens', numExperts], out.selected);
+    g.output(`weights.${l}`, 'float32', ['tokens', numExperts], out.weights);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'pickban-router-'));
+  const path = join(dir, 'router.onnx');
+  writeFileSync(path, g.toModelBytes());
+  const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1 });
+  return {
+    nodesPerLayer,
+    async run(rows, seqLen, flatLogits) {
+      const n = rows.length * seqLen;
+      const feeds = {
+        ...packRouterInputs(rows, { numLayers, numExperts, maxTopK }),
+        [GRAPH_INPUTS.inputIds]: new ort.Tensor('int64', new BigInt64Array(n), [rows.length, seqLen]),
+        router_logits: new ort.Tensor('float32', flatLogits, [numLayers, n, numExperts]),
+      };
+      const out = await session.run(feeds);
+      const layers = [...Array(numLayers).keys()];
+      return {
+        selected: layers.map((l) => out[`selected.${l}`].data as Float32Array),
+        weights: layers.map((l) => out[`weights.${l}`].data as Float32Array),
+      };
+    },
+    async close() {
+      await session.release();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A ResolvedRouting with defaults, for tests. */
+export function resolvedRow(numLayers: number, numExperts: number, over: Partial<ResolvedRouting> & { keys?: Record<number, number[]> }): ResolvedRouting {
+  const mask = new Uint8Array(numLayers * numExperts);
+  for (const [l, ids] of Object.entries(over.keys ?? {})) for (const e of ids) mask[Number(l) * numExperts + e] = 1;
+  const { keys: _keys, ...rest } = over;
+  return { strategy: 'top_k', keyExpertMask: mask, lambda: 1, tau: 0.9, topK: 4, minExperts: 1, renormalize: false, stats: 'summary', ...rest };
+}
