@@ -23,32 +23,63 @@ export function topKProcessor(k: number): LogitsProcessor {
  * Nucleus sampling: keeps the smallest set of most probable tokens whose probability mass reaches p
  * (the token that crosses p is kept, so at least one token survives). Ties go to the lower id.
  *
- * Sorting all 150k vocabulary entries every step is slow in JS, so candidates are first cut at a
- * probability threshold: every excluded token is less probable than every candidate, so the sorted
- * candidates are an exact prefix of the full order. If their mass does not reach p, the threshold
- * is lowered and the cut retried.
+ * Sorting the whole 150k vocabulary each step is slow in JS, and a flat distribution puts most of
+ * it in the nucleus. So tokens are bucketed by probability: buckets above the one where the mass
+ * crosses p are kept whole, and only the crossing bucket is refined (again by buckets, finally by
+ * a sort), which gives exactly the order a full sort would.
  */
 export function topPProcessor(p: number): LogitsProcessor {
   return (logits) => {
     if (p >= 1) return;
     const probs = softmax(logits);
-    let maxProb = 0;
-    for (let i = 0; i < probs.length; i++) if (probs[i] > maxProb) maxProb = probs[i];
-    for (let threshold = maxProb / 64; ; threshold /= 256) {
-      const cut = threshold < 1e-30 ? 0 : threshold;
-      const candidates: number[] = [];
-      for (let i = 0; i < probs.length; i++) if (probs[i] >= cut && probs[i] > 0) candidates.push(i);
-      candidates.sort((a, b) => probs[b] - probs[a] || a - b);
-      let mass = 0;
-      let keep = 0;
-      while (keep < candidates.length && (keep === 0 || mass < p)) mass += probs[candidates[keep++]];
-      if (mass >= p || cut === 0) {
-        const kept = new Uint8Array(logits.length);
-        for (let j = 0; j < keep; j++) kept[candidates[j]] = 1;
-        for (let i = 0; i < logits.length; i++) if (!kept[i]) logits[i] = -Infinity;
-        return;
-      }
+    const kept = new Uint8Array(logits.length);
+    let mass = 0;
+    let keptCount = 0;
+    let candidates: number[] = [];
+    let hi = 0;
+    for (let i = 0; i < probs.length; i++) {
+      if (probs[i] > 0) candidates.push(i);
+      if (probs[i] > hi) hi = probs[i];
     }
+    let lo = 0;
+    const NUM_BUCKETS = 1024;
+    const bucketMass = new Float64Array(NUM_BUCKETS);
+    while (candidates.length > 2048 && hi > lo) {
+      const width = (hi - lo) / NUM_BUCKETS;
+      const bucketOf = (i: number) => Math.min(NUM_BUCKETS - 1, Math.floor((probs[i] - lo) / width));
+      bucketMass.fill(0);
+      for (const i of candidates) bucketMass[bucketOf(i)] += probs[i];
+      let crossing = 0;
+      let above = mass;
+      for (let b = NUM_BUCKETS - 1; b >= 0; b--) {
+        if (above + bucketMass[b] >= p && bucketMass[b] > 0) {
+          crossing = b;
+          break;
+        }
+        above += bucketMass[b];
+      }
+      const next: number[] = [];
+      for (const i of candidates) {
+        const b = bucketOf(i);
+        if (b > crossing) {
+          kept[i] = 1;
+          keptCount++;
+          mass += probs[i];
+        } else if (b === crossing) next.push(i);
+      }
+      if (next.length === candidates.length) break; // all tied: nothing left to split
+      candidates = next;
+      lo += crossing * width;
+      hi = lo + width;
+    }
+    candidates.sort((a, b) => probs[b] - probs[a] || a - b);
+    for (const i of candidates) {
+      if (keptCount > 0 && mass >= p) break;
+      kept[i] = 1;
+      keptCount++;
+      mass += probs[i];
+    }
+    for (let i = 0; i < logits.length; i++) if (!kept[i]) logits[i] = -Infinity;
   };
 }
 
