@@ -57,7 +57,7 @@ export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
     let dataBytes: number;
     try {
       const weights = new StreamingWeights(source.checkpoint, writer, dtype, source.expected, g, opts.accuracyLevel);
-      buildQwen2MoeGraph(g, { arch, weights, router: routerFor({ numLayers: arch.numLayers, numExperts: arch.numExperts, maxTopK }) });
+      buildQwen2MoeGraph(g, { arch, weights, router: routerFor({ numLayers: arch.numLayers, numExperts: arch.numExperts }) });
       dataBytes = writer.size;
     } finally {
       writer.close();

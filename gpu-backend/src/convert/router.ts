@@ -1,38 +1,29 @@
+import { ROUTING_STRATEGIES, type RoutingStrategy } from '../../../shared/routing/schema.ts';
+import { GRAPH_INPUTS } from '../model/contract.ts';
 import type { GraphBuilder } from '../model/onnx/index.ts';
 import type { EmitRouter } from '../model/qwen2moe/decoder-layer.ts';
-import type { RoutingStrategy } from '../../../shared/routing/schema.ts';
+import { makeRouter, makeRouterParams } from '../model/router/index.ts';
 
 /**
- * Wires the router kernel (gpu-backend/src/model/router) into the graph.
- * TEMPORARY until the Pick & Ban kernel lands: a plain top-k router reading route_top_k, so the
- * rest of the graph can be built and tested. Replace with makeRouterParams/makeRouter.
+ * Wires the Pick & Ban router kernel (gpu-backend/src/model/router) into the Qwen2MoE graph:
+ * the route_* inputs are declared and expanded per token once, then each layer emits its kernel.
  */
 
-export const SUPPORTED_STRATEGIES: readonly RoutingStrategy[] = ['top_k'];
+export const SUPPORTED_STRATEGIES: readonly RoutingStrategy[] = ROUTING_STRATEGIES;
 
 export interface RouterOptions {
   numLayers: number;
   numExperts: number;
-  maxTopK: number;
+  strategies?: readonly RoutingStrategy[];
 }
 
 export function routerFor(opts: RouterOptions): (g: GraphBuilder) => EmitRouter {
   return (g) => {
-    const topK = g.input('route_top_k', 'int32', ['batch']);
-    const s = g.withPrefix('/model/router_params');
-    // Row k for every token: [B] -> [B,S] -> [N,1].
-    const perToken = s.node('Reshape', [s.node('Expand', [s.node('Unsqueeze', [topK, s.constI64([1])]), s.node('Shape', ['input_ids'])]), s.constI64([-1, 1])]);
-    const kMinus1 = s.node('Cast', [s.node('Sub', [perToken, s.constI32(1)])], { to: 7 });
-    const renorm = g.input('route_renormalize', 'bool', ['batch']);
-    const renormPerToken = s.node('Reshape', [s.node('Expand', [s.node('Unsqueeze', [renorm, s.constI64([1])]), s.node('Shape', ['input_ids'])]), s.constI64([-1, 1])]);
-    return (scope, _layer, logits) => {
-      const p = scope.node('Softmax', [logits], { axis: -1 });
-      const [vals] = scope.node('TopK', [p, scope.constI64([opts.maxTopK])], { axis: -1 }, { outputs: 2 });
-      const kth = scope.node('GatherElements', [vals, kMinus1], { axis: 1 });
-      const selected = scope.node('GreaterOrEqual', [p, kth]);
-      const masked = scope.node('Mul', [p, scope.node('Cast', [selected], { to: 1 })]);
-      const mass = scope.node('ReduceSum', [masked, scope.constI64([1])], { keepdims: 1 });
-      const weights = scope.node('Where', [renormPerToken, scope.node('Div', [masked, mass]), masked]);
+    const params = makeRouterParams(g, {
+      inputIds: GRAPH_INPUTS.inputIds, numLayers: opts.numLayers, numExperts: opts.numExperts, strategies: opts.strategies ?? SUPPORTED_STRATEGIES,
+    });
+    return (scope, layer, logits) => {
+      const { selected, weights } = makeRouter(g, { prefix: scope.prefix, layer, logits, params });
       return { selected, weights };
     };
   };
