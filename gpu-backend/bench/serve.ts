@@ -8,10 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort, startChild, waitForHttp } from '../src/dev/processes.ts';
 import { signedFetch } from '../src/server/signed-client.ts';
 import { sseData } from '../src/server/sse-client.ts';
 import { getTinyModel } from '../src/testing/tiny-model.ts';
+import { startBackendProcess } from './backend-process.ts';
 import { writeSection } from './benchmarks-md.ts';
 
 const LEVELS = [1, 8, 32];
@@ -57,14 +57,9 @@ async function run(base: string, secret: string, model: string, concurrency: num
 async function main() {
   const { modelDir } = await getTinyModel();
   const secret = randomBytes(32).toString('base64url');
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const backend = startChild('backend', process.execPath, ['--import', 'tsx', join(ROOT, 'gpu-backend/src/main.ts')], {
-    ...process.env, MODEL_DIR: modelDir, EP: 'cpu', HOST: '127.0.0.1', PORT: String(port), BACKEND_SECRET: secret,
-    MAX_RUNNING_SEQS: '32', MAX_QUEUED_SEQS: '64', LOG_LEVEL: 'warn',
-  });
+  const backend = await startBackendProcess({ MODEL_DIR: modelDir, EP: 'cpu', BACKEND_SECRET: secret, MAX_RUNNING_SEQS: '32', MAX_QUEUED_SEQS: '64' });
+  const { base } = backend;
   try {
-    await waitForHttp(`${base}/ready`, backend, 300_000);
     const models = (await (await signedFetch(base, secret, '/v1/models')).json()) as { data: { id: string }[] };
     const model = models.data[0].id;
     await run(base, secret, model, 2); // warm-up: JIT, allocator, first-request paths
