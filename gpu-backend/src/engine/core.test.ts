@@ -38,19 +38,26 @@ describe('engine on the tiny model', () => {
   });
 
   it('mixed routing in one batch gives the same per-request statistics as alone', async () => {
-    const rs = [routing(L, E, { topK: 1, stats: 'full' }), routing(L, E, { topK: 4, stats: 'full' }), routing(L, E, { topK: 8, stats: 'full' })];
-    const make = (i: number) => request(rs[i], { prompt: prompts[i], maxTokens: 6 });
+    const rs = [
+      routing(L, E, { topK: 1, stats: 'full' }),
+      routing(L, E, { topK: 8, stats: 'full' }),
+      routing(L, E, { strategy: 'ban', tau: 0.3, topK: 6, stats: 'full' }),
+      routing(L, E, { strategy: 'pick', keyExperts: { 0: [3] }, lambda: 0.2, stats: 'full' }),
+      routing(L, E, { strategy: 'pick_and_ban', keyExperts: { 1: [0, 5] }, tau: 0.5, stats: 'full' }),
+    ];
+    const make = (i: number) => request(rs[i], { prompt: prompts[i % prompts.length], maxTokens: 6 });
     const alone = [];
     for (let i = 0; i < rs.length; i++) alone.push((await collect(await engine.submit(make(i)))).usage!.routing);
     const together = (await Promise.all(rs.map(async (_, i) => collect(await engine.submit(make(i)))))).map((c) => c.usage!.routing);
     expect(together).toEqual(alone);
-    expect(alone.map((s) => s.experts_per_token.prompt)).toEqual([1, 4, 8]);
-    expect(alone[1].per_layer.completion).toEqual(new Array(L).fill(4));
+    expect(alone.slice(0, 2).map((s) => s.experts_per_token.prompt)).toEqual([1, 8]);
+    expect(alone[1].per_layer.completion).toEqual(new Array(L).fill(8));
+    expect(alone.map((s) => s.strategy)).toEqual(['top_k', 'top_k', 'ban', 'pick', 'pick_and_ban']);
     expect(alone[0].tokens.completion).toBe(5); // 6 generated, the last never fed back
   });
 
   it('the same seed gives the same sampled text', async () => {
-    const make = (seed: number) => request(routing(L, E), { temperature: 1, topP: 0.95, seed, maxTokens: 12 });
+    const make = (seed: number) => request(routing(L, E), { temperature: 1, topP: 0.95, seed, maxTokens: 8 });
     const a = await collect(await engine.submit(make(11)));
     const b = await collect(await engine.submit(make(11)));
     const c = await collect(await engine.submit(make(12)));
@@ -98,12 +105,14 @@ describe('engine admission', () => {
     const { modelDir } = await getTinyModel();
     const small = await createEngine({ modelDir, limits: { ...limits, maxRunningSeqs: 1, maxQueuedSeqs: 1 } });
     const r = routing(L, E);
-    const first = await small.submit(request(r, { maxTokens: 30 }));
-    const second = await small.submit(request(r, { maxTokens: 30 }));
+    const ac = new AbortController();
+    const first = await small.submit(request(r, { maxTokens: 30 }), ac.signal);
+    const second = await small.submit(request(r, { maxTokens: 30 }), ac.signal);
     const third = small.submit(request(r, { maxTokens: 30 }));
     await expect(third).rejects.toBeInstanceOf(AdmissionError);
     await expect(third).rejects.toMatchObject({ status: 429, retryAfterS: 1 });
-    await Promise.all([collect(first), collect(second)]);
+    ac.abort();
+    expect((await Promise.all([collect(first), collect(second)])).map((c) => c.finishReason)).toEqual(['abort', 'abort']);
     await small.shutdown(0);
   });
 });

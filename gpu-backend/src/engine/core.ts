@@ -77,8 +77,7 @@ export class PickBanEngine implements Engine {
 
   async submit(request: GenerationRequest, signal?: AbortSignal): Promise<AsyncIterable<GenerationEvent>> {
     if (this.draining) throw new AdmissionError('The server is shutting down', 429, null, 5);
-    const issue = checkRouting(request.routing, this.info.routing);
-    if (issue) throw new AdmissionError(issue.message, 400, issue.param);
+    checkRouting(request.routing, this.info.routing);
     const { promptTokenIds, promptParam } = this.tokenize(request);
     const reqId = request.requestId;
     if (this.requests.has(reqId)) throw new AdmissionError(`Request id '${reqId}' is already in flight`, 400, null);

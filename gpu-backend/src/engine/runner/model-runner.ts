@@ -1,6 +1,6 @@
 import type * as ort from 'onnxruntime-node';
 import { GRAPH_OUTPUTS, type Manifest } from '../../model/contract.ts';
-import { packRouterInputs } from './route-inputs.ts';
+import { packRouterInputs } from '../../model/router/index.ts';
 import type { SchedulerOutput } from '../scheduler/index.ts';
 import type { EngineConfig, EngineLogger } from '../types.ts';
 import { buildBatchFeeds, type BatchRow } from './batch-tensors.ts';
