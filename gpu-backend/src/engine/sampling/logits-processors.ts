@@ -29,57 +29,65 @@ export function topKProcessor(k: number): LogitsProcessor {
  * a sort), which gives exactly the order a full sort would.
  */
 export function topPProcessor(p: number): LogitsProcessor {
+  const NUM_BUCKETS = 1024;
+  const bucketMass = new Float64Array(NUM_BUCKETS);
   return (logits) => {
     if (p >= 1) return;
     const probs = softmax(logits);
-    const kept = new Uint8Array(logits.length);
-    let mass = 0;
-    let keptCount = 0;
-    let candidates: number[] = [];
+    const V = probs.length;
+    const kept = new Uint8Array(V);
+    // Candidates (token ids) and their bucket, compacted in place level by level.
+    const ids = new Int32Array(V);
+    const buckets = new Uint16Array(V);
+    let n = 0;
     let hi = 0;
-    for (let i = 0; i < probs.length; i++) {
-      if (probs[i] > 0) candidates.push(i);
+    for (let i = 0; i < V; i++) {
+      if (probs[i] > 0) ids[n++] = i;
       if (probs[i] > hi) hi = probs[i];
     }
     let lo = 0;
-    const NUM_BUCKETS = 1024;
-    const bucketMass = new Float64Array(NUM_BUCKETS);
-    while (candidates.length > 2048 && hi > lo) {
-      const width = (hi - lo) / NUM_BUCKETS;
-      const bucketOf = (i: number) => Math.min(NUM_BUCKETS - 1, Math.floor((probs[i] - lo) / width));
+    let mass = 0;
+    let keptCount = 0;
+    while (n > 2048 && hi > lo) {
+      const scale = NUM_BUCKETS / (hi - lo);
       bucketMass.fill(0);
-      for (const i of candidates) bucketMass[bucketOf(i)] += probs[i];
+      for (let k = 0; k < n; k++) {
+        const q = probs[ids[k]];
+        const b = Math.min(NUM_BUCKETS - 1, ((q - lo) * scale) | 0);
+        buckets[k] = b;
+        bucketMass[b] += q;
+      }
       let crossing = 0;
       let above = mass;
       for (let b = NUM_BUCKETS - 1; b >= 0; b--) {
-        if (above + bucketMass[b] >= p && bucketMass[b] > 0) {
+        if (bucketMass[b] > 0 && above + bucketMass[b] >= p) {
           crossing = b;
           break;
         }
         above += bucketMass[b];
       }
-      const next: number[] = [];
-      for (const i of candidates) {
-        const b = bucketOf(i);
-        if (b > crossing) {
+      let m = 0;
+      for (let k = 0; k < n; k++) {
+        const i = ids[k];
+        if (buckets[k] > crossing) {
           kept[i] = 1;
           keptCount++;
           mass += probs[i];
-        } else if (b === crossing) next.push(i);
+        } else if (buckets[k] === crossing) ids[m++] = i;
       }
-      if (next.length === candidates.length) break; // all tied: nothing left to split
-      candidates = next;
-      lo += crossing * width;
-      hi = lo + width;
+      if (m === n) break; // all tied: nothing left to split
+      n = m;
+      lo += crossing / scale;
+      hi = lo + 1 / scale;
     }
-    candidates.sort((a, b) => probs[b] - probs[a] || a - b);
-    for (const i of candidates) {
+    const band = Array.from(ids.subarray(0, n)).sort((a, b) => probs[b] - probs[a] || a - b);
+    for (const i of band) {
       if (keptCount > 0 && mass >= p) break;
       kept[i] = 1;
       keptCount++;
       mass += probs[i];
     }
-    for (let i = 0; i < logits.length; i++) if (!kept[i]) logits[i] = -Infinity;
+    for (let i = 0; i < V; i++) if (!kept[i]) logits[i] = -Infinity;
   };
 }
 
