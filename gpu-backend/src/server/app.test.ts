@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { OpenAIErrorBody } from '../../../shared/openai/errors.ts';
 import { signRequest } from '../../../shared/signing/index.ts';
-import { createApp } from './app.ts';
+import { createApp, createMetricsApp } from './app.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { createMetrics } from './metrics.ts';
 
@@ -78,6 +78,12 @@ describe('backend app without a model', () => {
     expect(text).toMatch(/pickban_requests_total\{route="\/metrics",status="401"\} [1-9]/);
     expect(text).toMatch(/pickban_requests_total\{route="other",status="404"\} 1/);
     expect(text).toContain('pickban_running_sequences 0');
+  });
+
+  it('serves the same metrics unsigned on the separate METRICS_PORT app', async () => {
+    const res = await createMetricsApp(metrics).request('/metrics');
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/pickban_requests_total\{route="\/health",status="200"\} [1-9]/);
   });
 
   it('refuses new work with 503 and turns /ready off once draining', async () => {

@@ -61,7 +61,7 @@ export function completionHandler(endpoint: Endpoint, deps: CompletionDeps) {
     c.req.raw.signal.addEventListener('abort', clientGone, { once: true });
 
     const raw = await engine.submit(mapped.generation, abort.signal);
-    const events = observeEvents(raw, deps.metrics, startedAt, () => cancelReason ?? (deps.lifecycle.draining ? 'shutdown' : null));
+    const events = observeEvents(raw, deps.metrics, startedAt, () => cancelReason ?? (deps.lifecycle.draining ? 'shutdown' : null), c.get('log'));
     const meta = responseMeta(endpoint, c.get('requestId'), mapped.model);
     if (!mapped.stream) return c.json(await collectEvents(events, meta));
     return streamEvents(c, events, meta, {
