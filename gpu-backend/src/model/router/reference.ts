@@ -52,7 +52,8 @@ export function referenceRoute(logits: ArrayLike<number>, params: ReferenceParam
   const taken: number[] = [];
   let margin = Infinity;
   const below = (value: number, threshold: number) => {
-    margin = Math.min(margin, Math.abs(value - threshold));
+    // The mass before the first walked expert is an empty sum, exactly 0 in any precision.
+    if (value !== 0) margin = Math.min(margin, Math.abs(value - threshold));
     return value < threshold;
   };
 
