@@ -6,7 +6,10 @@ const MAIN = join(resolve(import.meta.dirname, '..'), 'src/main.ts');
 
 export interface BackendProcess {
   base: string;
-  stop(): Promise<void>;
+  /** Every stdout line so far (pino JSON). */
+  lines: string[];
+  /** SIGTERM, then resolves with the exit code once the process is gone. */
+  stop(): Promise<number | null>;
 }
 
 /**
@@ -18,16 +21,18 @@ export async function startBackendProcess(env: Record<string, string>, readyTime
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const lines: string[] = [];
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   const stop = async () => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-    await exited;
+    return exited;
   };
   try {
     const port = await new Promise<number>((resolvePort, reject) => {
       proc.once('exit', (code) => reject(new Error(`backend exited with code ${code} before listening`)));
       // Keep draining stdout after the line we want, or the child blocks on a full pipe.
       createInterface({ input: proc.stdout! }).on('line', (line) => {
+        lines.push(line);
         try {
           const entry = JSON.parse(line) as { msg?: string; port?: number };
           if (entry.msg === 'listening' && entry.port) resolvePort(entry.port);
@@ -41,7 +46,7 @@ export async function startBackendProcess(env: Record<string, string>, readyTime
       if (Date.now() > deadline) throw new Error('backend not ready in time');
       await new Promise((r) => setTimeout(r, 200));
     }
-    return { base, stop };
+    return { base, lines, stop };
   } catch (err) {
     await stop();
     throw err;
