@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { generateCheckpoint } from '../checkpoint/generator.ts';
 import { PRESETS } from '../checkpoint/presets.ts';
@@ -60,10 +60,26 @@ function buildOnce(final: string, isComplete: (dir: string) => boolean, build: (
   }
 }
 
+/** Builds from older sources are dropped once nobody can still be creating them (~160 MB each). */
+const STALE_AFTER_MS = 30 * 60 * 1000;
+
+function pruneStale(current: string): void {
+  for (const name of readdirSync(CACHE_DIR)) {
+    const path = join(CACHE_DIR, name);
+    if (!name.startsWith('tiny-') || path === current) continue;
+    try {
+      if (Date.now() - statSync(path).mtimeMs > STALE_AFTER_MS) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // Another process pruned it first.
+    }
+  }
+}
+
 export async function getTinyModel(opts: { dtype?: WeightDtype } = {}): Promise<TinyModel> {
   const dtype = opts.dtype ?? 'fp32';
   const base = join(CACHE_DIR, `tiny-${sourceVersion()}`);
   mkdirSync(base, { recursive: true });
+  pruneStale(base);
   const checkpointDir = join(base, 'checkpoint');
   buildOnce(checkpointDir, (d) => existsSync(join(d, 'config.json')), (tmp) => generateCheckpoint({ outDir: tmp, shape: PRESETS.tiny, seed: SEED }));
   const modelDir = join(base, `model-${dtype}`);

@@ -105,19 +105,37 @@ describe('Qwen2MoE graph vs reference forward', () => {
     expect(new Set(counts).size).toBeGreaterThan(Math.min(rows.length, 3) - 1);
   });
 
-  // fp16 rounds only storage; int8/int4 at accuracy_level 0 dequantize to fp32: all exact up to fp32 noise
-  // against the reference on the same rounded weights. accuracy_level 4 (the shipped CPU setting) also
-  // quantizes activations to int8 per block of 32 (relative error ~1/254 per value), which compounds over
-  // 3 layers and the 64-wide lm_head into ~0.1-0.2 absolute on logits of magnitude ~10: allow 0.4.
-  const formats: [string, number][] = [['fp16', 1e-4], ['int8-acc0', 1e-4], ['int4-acc0', 1e-4], ['int8', 0.4], ['int4', 0.4]];
-  for (const [key, tol] of formats) {
-    it(`matches the reference on ${key} weights within ${tol}`, async () => {
+  // fp16 rounds only storage; int8/int4 at accuracy_level 0 dequantize to fp32: all must match the
+  // reference on the same rounded weights up to fp32 noise.
+  for (const key of ['fp16', 'int8-acc0', 'int4-acc0']) {
+    it(`matches the reference on ${key} weights within 1e-4`, async () => {
       const rows = strategies().filter((r) => r.strategy !== 'top_k' || r.topK === 4);
       const l = loaded.get(key)!;
       const out = await step(l, rows.map(() => ({ ids: PROMPT, past: 0 })), rows.map(() => null), rows);
       rows.forEach((r, b) => {
         const ref = referenceForward(arch, l.weights, PROMPT, referenceRouteFn(r, arch.numExperts));
-        expect(maxAbsDiff(rowOf(out.logits, b), ref.lastLogits), `${key} ${r.strategy}`).toBeLessThan(tol);
+        expect(maxAbsDiff(rowOf(out.logits, b), ref.lastLogits), `${key} ${r.strategy}`).toBeLessThan(1e-4);
+      });
+    });
+  }
+
+  // accuracy_level 4 (the shipped CPU setting) also quantizes activations to int8 per block of 32
+  // (relative error up to 1/254 per value). That perturbs router logits by ~1e-2, enough to flip a
+  // near-tie routing decision now and then (measured: 6 of 336 mask entries on one int4 prompt),
+  // which swaps an expert for one of almost equal weight. So bound the error relative to the logit
+  // scale instead of per value: RMS under 2% and max under 6% of max |logit| (measured 0.8% / 3.4%).
+  for (const key of ['int8', 'int4']) {
+    it(`stays close to the reference on ${key} weights with int8 activations (accuracy_level 4)`, async () => {
+      const rows = strategies().filter((r) => r.strategy !== 'top_k' || r.topK === 4);
+      const l = loaded.get(key)!;
+      const out = await step(l, rows.map(() => ({ ids: PROMPT, past: 0 })), rows.map(() => null), rows);
+      rows.forEach((r, b) => {
+        const ref = referenceForward(arch, l.weights, PROMPT, referenceRouteFn(r, arch.numExperts));
+        const got = rowOf(out.logits, b);
+        const scale = ref.lastLogits.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+        const rms = Math.sqrt(got.reduce((a, v, i) => a + (v - ref.lastLogits[i]) ** 2, 0) / got.length);
+        expect(rms / scale, `${key} ${r.strategy} rms`).toBeLessThan(0.02);
+        expect(maxAbsDiff(got, ref.lastLogits) / scale, `${key} ${r.strategy} max`).toBeLessThan(0.06);
       });
     });
   }
