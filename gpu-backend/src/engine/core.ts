@@ -42,6 +42,7 @@ export class PickBanEngine implements Engine {
   private lastBatchSize = 0;
   private lastExpertsPerLayer: number[] = [];
   private warmUpCount = 0;
+  private stepChain: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly manifest: Manifest,
@@ -101,9 +102,19 @@ export class PickBanEngine implements Engine {
     return state.events;
   }
 
-  /** One engine step; public so tests can drive it. Resolves false when there was nothing to do. */
-  async step(): Promise<boolean> {
+  /**
+   * One engine step; public so tests can drive it. Steps never overlap: a call made while the loop's
+   * step is in flight runs after it. Resolves false when there was nothing to do.
+   */
+  step(): Promise<boolean> {
+    const next = this.stepChain.then(() => this.stepOnce());
+    this.stepChain = next.catch(() => false);
+    return next;
+  }
+
+  private async stepOnce(): Promise<boolean> {
     const output = this.scheduler.schedule();
+    this.runner.free(output.freedReqIds);
     let result: RunnerOutput | null;
     try {
       result = await this.runner.execute(output);

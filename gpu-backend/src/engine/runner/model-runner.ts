@@ -54,8 +54,8 @@ export class ModelRunner {
     for (const id of reqIds) this.batch.remove(id);
   }
 
+  /** Runs the scheduled rows (output.freedReqIds are the caller's to free(), even if this throws). */
   async execute(output: SchedulerOutput<RunnerRequestParams>): Promise<RunnerOutput | null> {
-    this.free(output.freedReqIds);
     if (output.rows.length === 0) return null;
     const slots = output.rows.map((row) => this.batch.slotFor(row.reqId, row.params));
     const rows: BatchRow[] = output.rows.map((row, b) => {
@@ -84,8 +84,7 @@ export class ModelRunner {
     const sampled = new Map<string, number>();
     output.rows.forEach((row, b) => {
       if (!row.sample) return;
-      // A copy: logits processors write in place.
-      sampled.set(row.reqId, this.batch.samplers[slots[b]]!.sample(logits.slice(b * V, (b + 1) * V)));
+      sampled.set(row.reqId, this.batch.samplers[slots[b]]!.sample(logits.subarray(b * V, (b + 1) * V)));
     });
     return { sampled, expertMask: results[GRAPH_OUTPUTS.expertMask].data as Uint8Array, S: layout.S };
   }

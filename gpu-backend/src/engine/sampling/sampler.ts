@@ -2,7 +2,7 @@ import type { SamplingParams } from '../types.ts';
 import { logitsProcessors, softmax, type LogitsProcessor } from './logits-processors.ts';
 import { createRng, type Rng } from './prng.ts';
 
-/** Picks the next token of one row from its logits (which it may modify). */
+/** Picks the next token of one row from its logits (left unmodified). */
 export interface Sampler {
   sample(logits: Float32Array): number;
 }
@@ -27,6 +27,8 @@ export class MultinomialSampler implements Sampler {
   ) {}
 
   sample(logits: Float32Array): number {
+    // Processors write in place; the caller's logits may be a view into the step's output.
+    if (this.processors.length > 0) logits = logits.slice();
     for (const process of this.processors) process(logits);
     const probs = softmax(logits);
     const u = this.rng();

@@ -81,7 +81,9 @@ describe('samplers', () => {
     const s = createSampler({ temperature: 1, topK: 0, topP: 0.5, seed: 3 });
     const logits = randomLogits(200, 9, 10);
     const allowed = new Set(referenceTopP(logits, 0.5));
-    for (let i = 0; i < 500; i++) expect(allowed.has(s.sample(Float32Array.from(logits)))).toBe(true);
+    const before = Float32Array.from(logits);
+    for (let i = 0; i < 500; i++) expect(allowed.has(s.sample(logits))).toBe(true);
+    expect(logits).toEqual(before); // the caller's row (a view into the step's logits) is untouched
     expect(allowed.has(argmax(logits))).toBe(true);
   });
 });
