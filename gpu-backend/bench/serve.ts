@@ -62,7 +62,8 @@ async function main() {
   try {
     const models = (await (await signedFetch(base, secret, '/v1/models')).json()) as { data: { id: string }[] };
     const model = models.data[0].id;
-    await run(base, secret, model, 2); // warm-up: JIT, allocator, first-request paths
+    // Warm-up at the widest level: JIT, allocator, KV and batch-shape paths seen for the first time.
+    await run(base, secret, model, LEVELS.at(-1)!);
     // Other work on the machine skews a 2-core CPU benchmark; the table records how busy it was.
     const loadBefore = loadavg()[0];
     const rows: string[] = [];

@@ -13,7 +13,7 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 
 export function createMetrics(snapshot: () => EngineSnapshot) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'pickban_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'pickban_' });
   const registers = [registry];
 
   const requests = new Counter({ name: 'pickban_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers });
