@@ -60,7 +60,7 @@ describe('converted Qwen2MoE graph structure', () => {
 
   it('uses MatMulNBits (4-bit, block 32, accuracy_level 4) for linears in int4 models, fp32 for the router', () => {
     const { model } = models.int4;
-    const attrs = (n: InstanceType<typeof onnx.NodeProto>) => Object.fromEntries(n.attribute!.map((a) => [a.name, Number(a.i)]));
+    const attrs = (n: onnxProto.onnx.INodeProto) => Object.fromEntries(n.attribute!.map((a) => [a.name, Number(a.i)]));
     const thenNodes = model.graph!.node!.filter((n) => n.opType === 'If').flatMap((n) => n.attribute!.find((a) => a.name === 'then_branch')!.g!.node!);
     const nbits = [...model.graph!.node!, ...thenNodes].filter((n) => n.opType === 'MatMulNBits');
     expect(nbits.length).toBeGreaterThan(0);
