@@ -6,18 +6,21 @@ import type { EngineLimits } from '../engine/types.ts';
  * The backend's whole configuration, read from process.env once at startup. Every knob has a
  * default except the two that must not be guessed: where the model is and the shared secret.
  */
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const ConfigSchema = z.object({
-  MODEL_DIR: z.string().min(1, 'MODEL_DIR is required: the folder holding manifest.json'),
-  EP: z.enum(EXECUTION_PROVIDERS).default('cpu'),
+  MODEL_DIR: z.string({ error: 'is required: the folder holding manifest.json' }),
+  EP: z.enum(EXECUTION_PROVIDERS, { error: `must be one of ${EXECUTION_PROVIDERS.join(', ')}` }).default('cpu'),
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: int(0, 65535).default(8080),
   // Unset: /metrics is served on PORT behind the edge signature. Set: an unsigned metrics-only
   // listener for a scraper on a private network, and /metrics on PORT still needs the signature.
   METRICS_PORT: int(0, 65535).optional(),
   // 32 bytes of randomness is what `npm start` generates; shorter secrets are brute-forceable.
-  BACKEND_SECRET: z.string().min(16, 'BACKEND_SECRET must be at least 16 characters'),
+  BACKEND_SECRET: z.string({ error: 'is required: the secret shared with the edge' }).min(16, 'must be at least 16 characters'),
   MAX_RUNNING_SEQS: int(1, 4096).default(32),
   MAX_QUEUED_SEQS: int(0, 1_000_000).default(128),
   MAX_KV_TOKENS: int(1).default(65_536),
@@ -29,7 +32,7 @@ export const ConfigSchema = z.object({
   DEFAULT_MAX_TOKENS: int(1).default(256),
   MAX_BODY_BYTES: int(1024).default(1 << 20),
   SHUTDOWN_GRACE_MS: int(0).default(30_000),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
