@@ -16,7 +16,7 @@ import type { RouterParams } from './params.ts';
  *                               │      nonkey mass before, 0 (params.ts)       │
  *   thresholds[:,l] [N,E,5] ──(+ ban_and_pick's c·T' on channel 2)             │
  *                               │                                              │
- *            F = float(M < THR) ─MatMul [2,2,1,1,−4]─Clip(0,1)─> selected [N,E] │
+ *   F = M < THR ─Where(F, [2,2,1,1,−4], 0)─ReduceSum─Clip(0,1)─> selected [N,E]   │
  *                                                        │                     │
  *                                weights = p·selected / (renormalize ? Σ : 1) <┘
  *
@@ -71,8 +71,10 @@ export function makeRouter(g: GraphScope, opts: RouterOptions): RouterOutputs {
   let thresholds = s.node('Gather', [params.thresholds, layer], { axis: 1 }, { name: 'Thresholds' });
   if (params.withBanAndPick) thresholds = s.node('Add', [thresholds, banAndPickShift(s.withPrefix('ban_and_pick'), g, ranks, pj, params)]);
 
-  const holds = s.node('Cast', [s.node('Less', [ranks, thresholds])], { to: 1 });
-  const score = s.node('MatMul', [holds, g.constF32([2, 2, 1, 1, -4])], undefined, { name: 'Combine' });
+  // Weighted vote 2·F0 + 2·F1 + F2 + F3 − 4·F4 (F4 always holds): ≥ 1 exactly when F0 ∧ F1 ∧ (F2 ∨ F3).
+  // Where + ReduceSum rather than MatMul by a [5] vector: ORT's CPU MatMul takes a slow per-row path there.
+  const votes = s.node('Where', [s.node('Less', [ranks, thresholds]), g.constF32([2, 2, 1, 1, -4]), g.constF32(0)], undefined, { name: 'Votes' });
+  const score = s.node('ReduceSum', [votes, g.constI64([-1])], { keepdims: 0 }, { name: 'Combine' });
   const selected = s.node('Clip', [score, g.constF32(0), g.constF32(1)], undefined, { name: 'Selected' });
 
   const raw = s.node('Mul', [p, selected]);
