@@ -181,6 +181,24 @@ describe('backend against the tiny model', () => {
     expect((await metricValue('pickban_requests_cancelled_total{reason="client"}')) - (Number.isNaN(cancelledBefore) ? 0 : cancelledBefore)).toBe(1);
   });
 
+  it('frees a non-streaming generation whose client disconnects, counted as 499', async () => {
+    const engine = backend.lifecycle.engine!;
+    await until(() => engine.snapshot().running === 0);
+    const ctl = new AbortController();
+    const pending = post('/v1/chat/completions', chat('Wait for me', { max_tokens: Math.min(400, Math.floor(contextLength / 2)) }), { signal: ctl.signal }).catch((e: unknown) => e);
+    await until(() => engine.snapshot().running === 1);
+    ctl.abort();
+    expect(await pending).toBeInstanceOf(Error);
+    await until(() => engine.snapshot().running === 0 && engine.snapshot().kvTokensUsed === 0);
+    // The request is counted when its handler returns, a moment after the engine let go.
+    let count = NaN;
+    for (let i = 0; i < 50 && Number.isNaN(count); i++) {
+      count = await metricValue('pickban_requests_total{route="/v1/chat/completions",status="499"}');
+      if (Number.isNaN(count)) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(count).toBe(1);
+  });
+
   it('exports request, latency, token and engine metrics from real requests', async () => {
     const before = { out: await metricValue('pickban_completion_tokens_total'), in: await metricValue('pickban_prompt_tokens_total'), ttft: await metricValue('pickban_time_to_first_token_seconds_count') };
     const { usage } = await stream(chat('Metrics please', { max_tokens: 5, stream_options: { include_usage: true } }));

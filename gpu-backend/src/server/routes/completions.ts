@@ -53,9 +53,10 @@ export function completionHandler(endpoint: Endpoint, deps: CompletionDeps) {
 
     // Client disconnect (node-server aborts the request signal) and shutdown both end the sequence.
     const abort = new AbortController();
-    let cancelReason: 'client' | 'shutdown' | null = null;
+    // Set only by the client going away; an abort by the engine during a drain is the shutdown's.
+    let cancelReason: 'client' | null = null;
     const clientGone = () => {
-      cancelReason ??= deps.lifecycle.draining ? 'shutdown' : 'client';
+      cancelReason = 'client';
       abort.abort();
     };
     c.req.raw.signal.addEventListener('abort', clientGone, { once: true });
@@ -63,7 +64,16 @@ export function completionHandler(endpoint: Endpoint, deps: CompletionDeps) {
     const raw = await engine.submit(mapped.generation, abort.signal);
     const events = observeEvents(raw, deps.metrics, startedAt, () => cancelReason ?? (deps.lifecycle.draining ? 'shutdown' : null), c.get('log'));
     const meta = responseMeta(endpoint, c.get('requestId'), mapped.model);
-    if (!mapped.stream) return c.json(await collectEvents(events, meta));
+    if (!mapped.stream) {
+      try {
+        return c.json(await collectEvents(events, meta));
+      } catch (err) {
+        // Nobody is left to read an error; 499 (nginx's "client closed request") keeps the
+        // request metrics from counting a disconnect as a server failure.
+        if (cancelReason === 'client') return c.body(null, 499 as never);
+        throw err;
+      }
+    }
     return streamEvents(c, events, meta, {
       includeUsage: mapped.includeUsage,
       onClientGone: clientGone,
