@@ -53,6 +53,25 @@ describe('SSE relay', () => {
     await waitFor(async () => (await backendLog(requestId))[0]?.cancelled);
   });
 
+  it('cuts the client stream (never hangs) when the backend dies mid-stream', async () => {
+    const res = await chat(key, { stream: true, x_scenario: 'die' });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const outcome = await (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return 'ended';
+        text += decoder.decode(value);
+      }
+    })().catch(() => 'errored');
+    expect(text).toContain('"t1"');
+    // Not a clean end: a client must not mistake a broken stream for a finished answer.
+    expect(outcome).toBe('errored');
+    expect(text).not.toContain('[DONE]');
+  });
+
   it('a client abort mid-stream (request signal) cancels the backend request', async () => {
     const requestId = newRequestId();
     const client = new AbortController();

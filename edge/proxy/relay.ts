@@ -11,86 +11,75 @@ export interface RelayOptions {
 
 const encoder = new TextEncoder();
 const KEEPALIVE = encoder.encode(': keepalive\n\n');
-const sseError = (message: string, code: string) => encoder.encode(`data: ${JSON.stringify(errorBody(504, message, null, code))}\n\ndata: [DONE]\n\n`);
 const TIMEOUT_MESSAGE = 'The model backend sent nothing in time. Please retry.';
+const sseError = (status: 504, message: string, code: string) =>
+  encoder.encode(`data: ${JSON.stringify(errorBody(status, message, null, code))}\n\ndata: [DONE]\n\n`);
 
 type Read = ReadableStreamReadResult<Uint8Array>;
 const sleep = (ms: number) => new Promise<'timer'>((resolve) => setTimeout(() => resolve('timer'), ms));
 
 /**
- * Relays an SSE body chunk by chunk, never buffering. While the first byte is pending (a long
- * prefill) the client hears SSE comments, so idle-connection timeouts in between do not fire.
- * Until the first keepalive goes out nothing is committed, so a first-byte timeout is still a 504;
- * after it the status is already 200 and the timeout arrives as an SSE error event instead.
+ * Relays an SSE body without buffering. The first chunk is awaited in JS (to time it and to send
+ * keepalives meanwhile); everything after it is a native pipe from the upstream body into an
+ * IdentityTransformStream, so no chunk waits on the JS thread. Until the first keepalive goes
+ * out nothing is committed, so a first-byte timeout is still a 504; after that the status is
+ * already 200 and the timeout arrives as an SSE error event instead.
  */
 export async function relaySse(body: ReadableStream<Uint8Array>, opts: RelayOptions): Promise<ReadableStream<Uint8Array>> {
   const reader = body.getReader();
   const deadline = Date.now() + opts.firstByteTimeoutMs;
-  let pending: Promise<Read> | null = reader.read();
-  const quiet = Math.min(opts.keepaliveMs, opts.firstByteTimeoutMs);
-  const first = await Promise.race([pending, sleep(quiet)]);
-  const keepalive = first === 'timer';
-  if (keepalive && opts.firstByteTimeoutMs <= opts.keepaliveMs) {
+  const firstRead = reader.read();
+  const early = await Promise.race([firstRead, sleep(Math.min(opts.keepaliveMs, opts.firstByteTimeoutMs))]);
+  if (early === 'timer' && opts.firstByteTimeoutMs <= opts.keepaliveMs) {
     opts.abort(new Error('first byte timeout'));
     reader.cancel().catch(() => {});
     throw new ApiError(504, TIMEOUT_MESSAGE, null, 'first_byte_timeout');
   }
+  const { readable, writable } = new IdentityTransformStream();
+  void pump({ body, reader, firstRead, writable, keepalive: early === 'timer', deadline, opts });
+  return readable as ReadableStream<Uint8Array>;
+}
 
-  let done = false;
-  const timers: Array<ReturnType<typeof setTimeout>> = [];
-  const stopTimers = () => timers.splice(0).forEach((t) => clearTimeout(t));
-  return new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        if (!keepalive) return;
-        controller.enqueue(KEEPALIVE);
-        const tick = () => {
-          if (done) return;
-          controller.enqueue(KEEPALIVE);
-          timers.push(setTimeout(tick, opts.keepaliveMs));
-        };
-        timers.push(setTimeout(tick, opts.keepaliveMs));
-        timers.push(
-          setTimeout(() => {
-            if (done) return;
-            done = true;
-            stopTimers();
-            controller.enqueue(sseError(TIMEOUT_MESSAGE, 'first_byte_timeout'));
-            controller.close();
-            opts.abort(new Error('first byte timeout'));
-            reader.cancel().catch(() => {});
-          }, Math.max(0, deadline - Date.now())),
-        );
-      },
-      async pull(controller) {
-        let read: Read;
-        try {
-          read = await (pending ?? reader.read());
-        } catch (err) {
-          if (done) return;
-          done = true;
-          stopTimers();
-          // A backend that dies mid-stream: say so in-band; the status line went out long ago.
-          controller.enqueue(encoder.encode(`data: ${JSON.stringify(errorBody(502, 'The model backend stopped unexpectedly.', null, 'backend_stream_error'))}\n\n`));
-          controller.close();
-          return;
+interface Pump {
+  body: ReadableStream<Uint8Array>;
+  reader: ReadableStreamDefaultReader<Uint8Array>;
+  firstRead: Promise<Read>;
+  writable: WritableStream;
+  keepalive: boolean;
+  deadline: number;
+  opts: RelayOptions;
+}
+
+async function pump({ body, reader, firstRead, writable, keepalive, deadline, opts }: Pump): Promise<void> {
+  const writer = writable.getWriter();
+  try {
+    if (keepalive) {
+      await writer.write(KEEPALIVE);
+      for (;;) {
+        const left = deadline - Date.now();
+        const next = await Promise.race([firstRead, sleep(Math.max(0, Math.min(opts.keepaliveMs, left)))]);
+        if (next !== 'timer') break;
+        if (Date.now() >= deadline) {
+          opts.abort(new Error('first byte timeout'));
+          reader.cancel().catch(() => {});
+          await writer.write(sseError(504, TIMEOUT_MESSAGE, 'first_byte_timeout'));
+          return void (await writer.close());
         }
-        pending = null;
-        if (done) return;
-        stopTimers();
-        if (read.done) {
-          done = true;
-          controller.close();
-        } else controller.enqueue(read.value);
-      },
-      cancel(reason) {
-        // The client went away: stop the backend's generation too.
-        done = true;
-        stopTimers();
-        opts.abort(reason);
-        return reader.cancel(reason).catch(() => {});
-      },
-    },
-    { highWaterMark: 0 },
-  );
+        await writer.write(KEEPALIVE);
+      }
+    }
+    const first = await firstRead;
+    if (first.done) return void (await writer.close());
+    await writer.write(first.value);
+    writer.releaseLock();
+    reader.releaseLock();
+    // A backend failure mid-stream errors the client's stream (a truncated response) rather than
+    // ending it with an error event: with preventAbort, workerd leaves the readable side hanging.
+    await body.pipeTo(writable);
+  } catch (err) {
+    // The client went away, or the backend broke the stream: stop the backend, end the client's stream.
+    opts.abort(err);
+    reader.cancel(err).catch(() => {});
+    writable.abort(err).catch(() => {});
+  }
 }

@@ -24,11 +24,11 @@ export async function freePort(): Promise<number> {
  * Runs the edge under real `wrangler dev`, offline, in its own process group (wrangler spawns
  * workerd, and both must go when we stop). Vars go through `--var`; use only for test values.
  */
-export async function startWranglerDev(opts: { persistTo: string; vars: Record<string, string>; timeoutMs?: number }): Promise<WranglerDev> {
+export async function startWranglerDev(opts: { persistTo: string; vars: Record<string, string>; config?: string; timeoutMs?: number }): Promise<WranglerDev> {
   const port = await freePort();
   const args = [
     resolve(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev',
-    '--config', resolve(ROOT, 'wrangler.toml'),
+    '--config', opts.config ?? resolve(ROOT, 'wrangler.toml'),
     '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()),
     '--persist-to', opts.persistTo, '--show-interactive-dev-session=false', '--log-level', 'warn',
     ...Object.entries(opts.vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),

@@ -1,7 +1,8 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { requestId } from 'hono/request-id';
 import { ChatCompletionRequestSchema, CompletionRequestSchema } from '../../shared/openai/index.ts';
 import { apiKeyAuth } from '../middleware/api-key-auth/index.ts';
+import { cachedLookup } from '../middleware/api-key-auth/cache.ts';
 import { lookupKeyInKv } from '../middleware/api-key-auth/lookup.ts';
 import { keyPolicy } from '../middleware/key-policy/index.ts';
 import { openaiBody } from '../middleware/openai-body/index.ts';
@@ -17,7 +18,7 @@ import { listModels } from './routes/models.ts';
  * Order matters: identify the request, then the key (401), then spend its rate (429), and only
  * then read and check the body (413/400/403/404), so anonymous traffic never costs a parse.
  */
-export function createApp(): Hono<AppEnv> {
+export function createApp({ keyCacheMs = 10_000 }: { keyCacheMs?: number } = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.onError(onError);
   app.notFound(notFound);
@@ -30,7 +31,8 @@ export function createApp(): Hono<AppEnv> {
     c.set('clientSignal', c.req.raw.signal);
     await next();
   });
-  app.use('/v1/*', apiKeyAuth({ lookup: (hash, c) => lookupKeyInKv(c.env.API_KEYS, hash) }));
+  const lookup = (hash: string, c: Context<AppEnv>) => lookupKeyInKv(c.env.API_KEYS, hash);
+  app.use('/v1/*', apiKeyAuth({ lookup: keyCacheMs > 0 ? cachedLookup(lookup, keyCacheMs) : lookup }));
   app.use('/v1/*', rateLimit({ tiers: (c) => c.get('config').rateLimiters }));
 
   app.get('/v1/models', listModels);

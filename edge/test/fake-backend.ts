@@ -111,6 +111,7 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
   for (let i = 0; i < count && !res.destroyed; i++) {
     res.write(chunk(i));
     await sleep(scenario === 'endless' ? 20 : 5);
+    if (scenario === 'die' && i === 1) return void res.socket?.destroy(); // crash mid-stream
   }
   if (!res.destroyed) res.end('data: [DONE]\n\n');
 }
