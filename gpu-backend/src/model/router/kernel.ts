@@ -16,7 +16,7 @@ import type { RouterParams } from './params.ts';
  *                               │      nonkey mass before, 0 (params.ts)       │
  *   thresholds[:,l] [N,E,5] ──(+ ban_and_pick's c·T' on channel 2)             │
  *                               │                                              │
- *   F = M < THR ─Where(F, [2,2,1,1,−4], 0)─ReduceSum─Clip(0,1)─> selected [N,E]   │
+ *   F = M < THR ─Where(F,[2,2,1,1,−4],0)─ReduceSum─Clip(0,1)─> selected [N,E]  │
  *                                                        │                     │
  *                                weights = p·selected / (renormalize ? Σ : 1) <┘
  *
