@@ -94,6 +94,17 @@ describe('engine on the tiny model', () => {
     expect(engine.kvTokensHeld).toBe(0);
   });
 
+  it('aborting one sequence mid-batch leaves the others\' text unchanged', async () => {
+    const make = (p: string) => request(routing(L, E), { prompt: p, maxTokens: 12 });
+    const alone = [];
+    for (const p of prompts.slice(0, 3)) alone.push((await collect(await engine.submit(make(p)))).tokenIds);
+    const ac = new AbortController();
+    const victim = collect(await engine.submit(request(routing(L, E), { maxTokens: 200 }), ac.signal), (n) => n === 3 && ac.abort());
+    const together = await Promise.all(prompts.slice(0, 3).map(async (p) => (await collect(await engine.submit(make(p)))).tokenIds));
+    expect((await victim).finishReason).toBe('abort');
+    expect(together).toEqual(alone);
+  });
+
   it('rejects a prompt plus max_tokens beyond the context with 400 max_tokens', async () => {
     const ctx = engine.manifest.architecture.maxPositionEmbeddings;
     await expect(engine.submit(request(routing(L, E), { maxTokens: ctx }))).rejects.toMatchObject({ status: 400, param: 'max_tokens' });

@@ -23,7 +23,8 @@ describe('buildBatchFeeds', () => {
     const a = filledKv(3, 1); // decoding: past 3, one new token
     const b = filledKv(0, 2); // prefilling: no past, 2 new tokens
     const { feeds, layout } = buildBatchFeeds([{ tokenIds: [7], kv: a }, { tokenIds: [8, 9], kv: b }], shape);
-    expect(layout).toEqual({ S: 2, P: 3 });
+    expect(layout).toMatchObject({ S: 2, P: 3 });
+    expect(Array.from(layout.valid)).toEqual([1, 1, 1, 1, 0, 0, 0, 0, 1, 1]);
     expect(Array.from(feeds.input_ids.data as BigInt64Array)).toEqual([7n, 0n, 8n, 9n]);
     expect(Array.from(feeds.position_ids.data as BigInt64Array)).toEqual([3n, 0n, 0n, 1n]);
     expect(Array.from(feeds.last_index.data as BigInt64Array)).toEqual([0n, 3n]);

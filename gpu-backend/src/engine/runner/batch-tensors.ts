@@ -5,45 +5,63 @@ import { newKvArray, type KvShape, type SequenceKv } from './kv-cache.ts';
 export interface BatchRow {
   /** Tokens this row computes now. */
   tokenIds: readonly number[];
-  /** Tokens already in its KV cache (= position of tokenIds[0]). */
+  /** Its cache; kv.length tokens are already computed (= position of tokenIds[0]). */
   kv: SequenceKv;
+}
+
+/** Last step's present_* reused as this step's past_* (see ResidentBatch). */
+export interface ResidentPast {
+  keys: ort.Tensor[];
+  values: ort.Tensor[];
+  /** Padded past length of those tensors. */
+  P: number;
+  /** [B * P]: 1 where row b's key position holds one of its own tokens. */
+  valid: Uint8Array;
 }
 
 export interface BatchLayout {
   /** New tokens per row, padded (max over rows). */
   S: number;
-  /** Past length, padded (max over rows). */
+  /** Past length, padded. */
   P: number;
+  /** [B * (P + S)]: key positions of each row holding its tokens after this step (for the next step's past). */
+  valid: Uint8Array;
 }
 
 /**
  * Builds the padded step tensors of the graph contract (model/contract.ts), everything but route_*.
  *
- * Row b with past p_b and n_b new tokens: its past sits at key positions [0, p_b) (the rest of
- * [0, P) is padding), its new tokens at [P, P + n_b). Query s < n_b sees its own past and new keys
- * P..P+s (causal). Padding queries (s >= n_b) see only their own key P+s, so every softmax row has
- * one unmasked entry and none becomes NaN; their outputs are never read.
+ * Row b's past occupies the key positions its `valid` mask marks among [0, P): [0, p_b) when the
+ * past is rebuilt from per-sequence caches, anything when a resident past is reused. Its n_b new
+ * tokens sit at [P, P + n_b). Query s < n_b sees its past and new keys P..P+s (causal). Padding
+ * queries (s >= n_b) see only their own key P+s, so every softmax row has one unmasked entry and
+ * none becomes NaN; their outputs are never read.
  */
-export function buildBatchFeeds(rows: readonly BatchRow[], shape: KvShape): { feeds: Record<string, ort.Tensor>; layout: BatchLayout } {
+export function buildBatchFeeds(rows: readonly BatchRow[], shape: KvShape, resident?: ResidentPast): { feeds: Record<string, ort.Tensor>; layout: BatchLayout } {
   const B = rows.length;
   const S = Math.max(...rows.map((r) => r.tokenIds.length));
-  const P = Math.max(...rows.map((r) => r.kv.length));
+  const P = resident ? resident.P : Math.max(...rows.map((r) => r.kv.stored));
   const T = P + S;
   const inputIds = new BigInt64Array(B * S);
   const positionIds = new BigInt64Array(B * S);
   const bias = new Float32Array(B * S * T).fill(MASKED_BIAS);
   const lastIndex = new BigInt64Array(B);
+  const valid = new Uint8Array(B * T);
 
   rows.forEach((row, b) => {
-    const past = row.kv.length;
     const n = row.tokenIds.length;
+    const rowValid = valid.subarray(b * T, (b + 1) * T);
+    if (resident) rowValid.set(resident.valid.subarray(b * P, (b + 1) * P));
+    else rowValid.fill(1, 0, row.kv.stored);
+    const past = rowValid.slice(0, P);
+    rowValid.fill(1, P, P + n);
     for (let s = 0; s < S; s++) {
       const at = b * S + s;
       const biasRow = bias.subarray(at * T, (at + 1) * T);
       if (s < n) {
         inputIds[at] = BigInt(row.tokenIds[s]);
-        positionIds[at] = BigInt(past + s);
-        biasRow.fill(0, 0, past);
+        positionIds[at] = BigInt(row.kv.length + s);
+        for (let j = 0; j < P; j++) if (past[j]) biasRow[j] = 0;
         biasRow.fill(0, P, P + s + 1);
       } else {
         biasRow[P + s] = 0;
@@ -62,11 +80,15 @@ export function buildBatchFeeds(rows: readonly BatchRow[], shape: KvShape): { fe
   const rowSize = numKvHeads * P * headDim;
   for (let l = 0; l < numLayers; l++) {
     for (const which of ['key', 'value'] as const) {
+      const name = which === 'key' ? GRAPH_INPUTS.pastKey(l) : GRAPH_INPUTS.pastValue(l);
+      if (resident) {
+        feeds[name] = (which === 'key' ? resident.keys : resident.values)[l];
+        continue;
+      }
       const past = newKvArray(dtype, B * rowSize);
       rows.forEach((row, b) => row.kv.readInto(l, which, past, b * rowSize, P));
-      const name = which === 'key' ? GRAPH_INPUTS.pastKey(l) : GRAPH_INPUTS.pastValue(l);
       feeds[name] = new ort.Tensor(dtype, past, [B, numKvHeads, P, headDim]);
     }
   }
-  return { feeds, layout: { S, P } };
+  return { feeds, layout: { S, P, valid } };
 }

@@ -17,7 +17,13 @@ export const newKvArray = (dtype: KvDtype, length: number): KvArray => (dtype ==
  * to the scheduler's reservation (prompt + max_tokens), so memory follows actual length.
  */
 export class SequenceKv {
-  length = 0;
+  /** Positions copied into this object's arrays. */
+  stored = 0;
+  /**
+   * Positions computed but still held only in the runner's resident batch tensors (the last step's
+   * present_*), copied here when the batch composition changes (see ResidentBatch).
+   */
+  pending = 0;
   private capacity = 0;
   private keys: KvArray[] = [];
   private values: KvArray[] = [];
@@ -27,19 +33,25 @@ export class SequenceKv {
     private readonly maxTokens: number,
   ) {}
 
+  /** Tokens of this sequence in the KV cache, wherever they are held. */
+  get length(): number {
+    return this.stored + this.pending;
+  }
+
   /** Bytes held now. */
   get bytes(): number {
     const perToken = this.shape.numLayers * 2 * this.shape.numKvHeads * this.shape.headDim * (this.shape.dtype === 'float16' ? 2 : 4);
     return this.capacity * perToken;
   }
 
-  /** Copies positions [0, length) of layer l into dst laid out [kvH, dstLen, D] at dstOffset. */
+  /** Copies positions [0, stored) of layer l into dst laid out [kvH, dstLen, D] at dstOffset. */
   readInto(layer: number, which: 'key' | 'value', dst: KvArray, dstOffset: number, dstLen: number): void {
+    if (this.pending > 0) throw new Error('SequenceKv.readInto: positions still pending in the resident batch');
     const { numKvHeads, headDim } = this.shape;
     const src = (which === 'key' ? this.keys : this.values)[layer];
-    if (!src || this.length === 0) return;
+    if (!src || this.stored === 0) return;
     for (let h = 0; h < numKvHeads; h++) {
-      dst.set(src.subarray(h * this.capacity * headDim, (h * this.capacity + this.length) * headDim), dstOffset + h * dstLen * headDim);
+      dst.set(src.subarray(h * this.capacity * headDim, (h * this.capacity + this.stored) * headDim), dstOffset + h * dstLen * headDim);
     }
   }
 
@@ -49,17 +61,17 @@ export class SequenceKv {
    */
   append(presentKeys: readonly KvArray[], presentValues: readonly KvArray[], rowOffset: number, srcLen: number, srcPos: number, count: number): void {
     if (count === 0) return;
-    this.ensure(this.length + count);
+    this.ensure(this.stored + count);
     const { numKvHeads, headDim, numLayers } = this.shape;
     for (let l = 0; l < numLayers; l++) {
       for (const [src, dst] of [[presentKeys[l], this.keys[l]], [presentValues[l], this.values[l]]] as const) {
         for (let h = 0; h < numKvHeads; h++) {
           const from = rowOffset + (h * srcLen + srcPos) * headDim;
-          dst.set(src.subarray(from, from + count * headDim), (h * this.capacity + this.length) * headDim);
+          dst.set(src.subarray(from, from + count * headDim), (h * this.capacity + this.stored) * headDim);
         }
       }
     }
-    this.length += count;
+    this.stored += count;
   }
 
   private ensure(needed: number): void {
@@ -69,7 +81,7 @@ export class SequenceKv {
     const { numKvHeads, headDim, numLayers, dtype } = this.shape;
     const grow = (old: KvArray | undefined): KvArray => {
       const next = newKvArray(dtype, numKvHeads * capacity * headDim);
-      if (old) for (let h = 0; h < numKvHeads; h++) next.set(old.subarray(h * this.capacity * headDim, (h * this.capacity + this.length) * headDim), h * capacity * headDim);
+      if (old) for (let h = 0; h < numKvHeads; h++) next.set(old.subarray(h * this.capacity * headDim, (h * this.capacity + this.stored) * headDim), h * capacity * headDim);
       return next;
     };
     for (let l = 0; l < numLayers; l++) {

@@ -5,7 +5,8 @@ import type { SchedulerOutput } from '../scheduler/index.ts';
 import type { EngineConfig, EngineLogger } from '../types.ts';
 import { buildBatchFeeds, type BatchRow } from './batch-tensors.ts';
 import { InputBatch, type RunnerRequestParams } from './input-batch.ts';
-import type { KvArray, KvShape } from './kv-cache.ts';
+import type { KvShape } from './kv-cache.ts';
+import { ResidentBatch } from './resident-batch.ts';
 import { openSession, runChecked } from './session.ts';
 
 export interface RunnerOutput {
@@ -24,6 +25,7 @@ export interface RunnerOutput {
  */
 export class ModelRunner {
   private readonly batch: InputBatch;
+  private readonly resident = new ResidentBatch();
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -51,6 +53,12 @@ export class ModelRunner {
   }
 
   free(reqIds: readonly string[]): void {
+    if (reqIds.length === 0) return;
+    // The others' newest positions may live only in the resident tensors: keep them, drop the rest.
+    if (reqIds.some((id) => this.resident.holds(id))) {
+      const dead = new Set(reqIds.map((id) => this.batch.kv[this.batch.reqIdToSlot.get(id) ?? -1]));
+      this.resident.materialize((kv) => !dead.has(kv));
+    }
     for (const id of reqIds) this.batch.remove(id);
   }
 
@@ -63,21 +71,19 @@ export class ModelRunner {
       if (kv.length !== row.startPos) throw new Error(`Sequence ${row.reqId}: KV holds ${kv.length} tokens but the scheduler starts at ${row.startPos}`);
       return { tokenIds: row.tokenIds, kv };
     });
-    const { feeds, layout } = buildBatchFeeds(rows, this.kvShape);
+    const reqIds = output.rows.map((row) => row.reqId);
+    const uniform = rows.every((row) => row.tokenIds.length === rows[0].tokenIds.length);
+    const resident = this.resident.reusableFor(reqIds, uniform) ?? undefined;
+    if (!resident) this.resident.materialize(() => true);
+    const { feeds, layout } = buildBatchFeeds(rows, this.kvShape, resident);
     const { numLayers, numExperts } = this.manifest.architecture;
     Object.assign(feeds, packRouterInputs(slots.map((slot) => this.batch.routing[slot]!), { numLayers, numExperts, maxTopK: this.manifest.routing.maxTopK }));
 
     const results = await runChecked(this.session, feeds, (details) => this.logger?.error(details, 'model step failed'));
 
-    const T = layout.P + layout.S;
-    const rowStride = this.kvShape.numKvHeads * T * this.kvShape.headDim;
-    const presentKeys: KvArray[] = [];
-    const presentValues: KvArray[] = [];
-    for (let l = 0; l < numLayers; l++) {
-      presentKeys.push(results[GRAPH_OUTPUTS.presentKey(l)].data as KvArray);
-      presentValues.push(results[GRAPH_OUTPUTS.presentValue(l)].data as KvArray);
-    }
-    rows.forEach((row, b) => row.kv.append(presentKeys, presentValues, b * rowStride, T, layout.P, row.tokenIds.length));
+    const keys = Array.from({ length: numLayers }, (_, l) => results[GRAPH_OUTPUTS.presentKey(l)]);
+    const values = Array.from({ length: numLayers }, (_, l) => results[GRAPH_OUTPUTS.presentValue(l)]);
+    this.resident.keep(reqIds, rows.map((r) => r.kv), rows.map((r) => r.tokenIds.length), keys, values, layout.valid, layout.P + layout.S);
 
     const logits = results[GRAPH_OUTPUTS.logits].data as Float32Array;
     const V = logits.length / rows.length;
