@@ -16,7 +16,15 @@ const sseError = (status: 504, message: string, code: string) =>
   encoder.encode(`data: ${JSON.stringify(errorBody(status, message, null, code))}\n\ndata: [DONE]\n\n`);
 
 type Read = ReadableStreamReadResult<Uint8Array>;
-const sleep = (ms: number) => new Promise<'timer'>((resolve) => setTimeout(() => resolve('timer'), ms));
+/** The promise's value, or 'timer' after ms; the timer is cleared either way so none outlives the race. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timer'> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([promise, new Promise<'timer'>((resolve) => (timer = setTimeout(() => resolve('timer'), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * Relays an SSE body without buffering. The first chunk is awaited in JS (to time it and to send
@@ -29,7 +37,7 @@ export async function relaySse(body: ReadableStream<Uint8Array>, opts: RelayOpti
   const reader = body.getReader();
   const deadline = Date.now() + opts.firstByteTimeoutMs;
   const firstRead = reader.read();
-  const early = await Promise.race([firstRead, sleep(Math.min(opts.keepaliveMs, opts.firstByteTimeoutMs))]);
+  const early = await within(firstRead, Math.min(opts.keepaliveMs, opts.firstByteTimeoutMs));
   if (early === 'timer' && opts.firstByteTimeoutMs <= opts.keepaliveMs) {
     opts.abort(new Error('first byte timeout'));
     reader.cancel().catch(() => {});
@@ -57,7 +65,7 @@ async function pump({ body, reader, firstRead, writable, keepalive, deadline, op
       await writer.write(KEEPALIVE);
       for (;;) {
         const left = deadline - Date.now();
-        const next = await Promise.race([firstRead, sleep(Math.max(0, Math.min(opts.keepaliveMs, left)))]);
+        const next = await within(firstRead, Math.max(0, Math.min(opts.keepaliveMs, left)));
         if (next !== 'timer') break;
         if (Date.now() >= deadline) {
           opts.abort(new Error('first byte timeout'));
