@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OpenAIErrorBody } from '../../../shared/openai/errors.ts';
@@ -13,15 +16,22 @@ import { startBackend, type Backend } from './start.ts';
 
 // The real server on an ephemeral port, the real engine and the tiny model on the CPU.
 const secret = 'serve-test-secret-0123456789abcdef';
+const FOCUS_PROFILE = { name: 'focus', defaults: { strategy: 'pick', lambda: 0.5 }, key_experts: { '*': [0, 1] } };
 let backend: Backend;
 let base: string;
 let model: string;
 let contextLength: number;
+let modelDir: string;
 let strategies: string[];
 let maxTopK: number;
 
 beforeAll(async () => {
-  const { modelDir } = await getTinyModel();
+  const { modelDir: tinyDir } = await getTinyModel();
+  // The shared tiny model plus one routing profile: a folder of links, so the cached model stays untouched.
+  modelDir = mkdtempSync(join(tmpdir(), 'pickban-serve-'));
+  for (const f of readdirSync(tinyDir)) if (f !== 'profiles') symlinkSync(join(tinyDir, f), join(modelDir, f));
+  mkdirSync(join(modelDir, 'profiles'));
+  writeFileSync(join(modelDir, 'profiles', 'focus.json'), JSON.stringify(FOCUS_PROFILE));
   const config = parseConfig({
     MODEL_DIR: modelDir, BACKEND_SECRET: secret, HOST: '127.0.0.1', PORT: '0',
     MAX_RUNNING_SEQS: '4', MAX_QUEUED_SEQS: '4', SHUTDOWN_GRACE_MS: '1500', LOG_LEVEL: 'silent',
@@ -37,6 +47,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await backend?.shutdown();
+  if (modelDir) rmSync(modelDir, { recursive: true, force: true });
 });
 
 const post = (path: string, body: unknown, init?: RequestInit) => signedFetch(base, secret, path, body, init);
@@ -72,10 +83,11 @@ async function until(check: () => boolean, timeoutMs = 5000) {
 describe('backend against the tiny model', () => {
   it('lists the model with its routing limits', async () => {
     const res = await signedFetch(base, secret, '/v1/models');
-    const list = (await res.json()) as { object: string; data: { id: string; routing: { num_experts: number } }[] };
+    const list = (await res.json()) as { object: string; data: { id: string; routing: { num_experts: number; profiles: string[] } }[] };
     expect(list.object).toBe('list');
     expect(list.data.map((m) => m.id)).toEqual([model]);
     expect(list.data[0].routing.num_experts).toBeGreaterThan(1);
+    expect(list.data[0].routing.profiles).toEqual(['focus']);
   });
 
   it.each(BAD_INPUTS)('answers 400 naming the param for: $name', async (input) => {
@@ -146,6 +158,18 @@ describe('backend against the tiny model', () => {
     const together = await Promise.all(bodies.map((b) => stream(b)));
     expect(together.map((r) => r.text)).toEqual(alone.map((r) => r.text));
     expect(together.map((r) => r.usage)).toEqual(alone.map((r) => r.usage));
+  });
+
+  it('applies a stored routing profile exactly like the same fields sent explicitly', async () => {
+    const viaProfile = await stream(chat('Explain tides', { max_tokens: 10, routing: { profile: 'focus', stats: 'full' }, stream_options: { include_usage: true } }));
+    const explicit = await stream(chat('Explain tides', { max_tokens: 10, routing: { ...FOCUS_PROFILE.defaults, key_experts: FOCUS_PROFILE.key_experts, stats: 'full' }, stream_options: { include_usage: true } }));
+    expect(viaProfile.usage?.routing).toMatchObject({ strategy: 'pick', profile: 'focus' });
+    expect(viaProfile.text).toBe(explicit.text);
+    const { profile: _name, ...profileStats } = viaProfile.usage!.routing!;
+    expect(profileStats).toEqual(explicit.usage!.routing);
+    // The profile's strategy makes the request's own key_experts valid (they add to the profile's).
+    const extended = await post('/v1/chat/completions', chat('Explain tides', { max_tokens: 2, routing: { profile: 'focus', key_experts: { '0': [2] } } }));
+    expect(extended.status).toBe(200);
   });
 
   it('answers 429 with Retry-After past the running + queued limits', async () => {
