@@ -6,11 +6,17 @@ import { streamEvents } from './sse.ts';
 
 // Event sequences the real engine produces only on faults or shutdown, which a test cannot
 // provoke on demand; the renderer is a function of the events, so they are given as data.
-async function render(events: GenerationEvent[], abortedByServer = false): Promise<string[]> {
+async function render(events: GenerationEvent[], abortedByServer = false, failure?: Error): Promise<string[]> {
+  const failures: unknown[] = [];
+  const source = async function* () {
+    yield* events;
+    if (failure) throw failure;
+  };
   const app = new Hono().get('/', (c) =>
-    streamEvents(c, (async function* () { yield* events; })(), responseMeta('chat', 'req-1', 'tiny'), { includeUsage: true, onClientGone: () => {}, abortedByServer: () => abortedByServer }),
+    streamEvents(c, source(), responseMeta('chat', 'req-1', 'tiny'), { includeUsage: true, onClientGone: () => {}, abortedByServer: () => abortedByServer, onFailure: (e) => failures.push(e) }),
   );
   const text = await (await app.request('/')).text();
+  if (failure) expect(failures).toEqual([failure]);
   return text.split('\n\n').filter(Boolean).map((frame) => frame.replace(/^data: /, ''));
 }
 
@@ -22,6 +28,13 @@ describe('streamEvents', () => {
     expect(frames).toHaveLength(3);
     expect(JSON.parse(frames[1]).choices[0].delta).toEqual({ content: 'Hel' });
     expect(JSON.parse(frames[2])).toEqual({ error: { message: 'runner failed', type: 'server_error', param: null, code: 'generation_failed' } });
+  });
+
+  it('turns an exception from the engine iterator into the same in-band error event', async () => {
+    const frames = await render([delta], false, new Error('ORT exploded'));
+    expect(frames).toHaveLength(3);
+    // The internal message stays in the log, not on the wire.
+    expect(JSON.parse(frames[2]).error).toMatchObject({ message: 'Internal error during generation', code: 'generation_failed' });
   });
 
   it('ends a generation the server aborted (shutdown) with a server_shutdown error event', async () => {

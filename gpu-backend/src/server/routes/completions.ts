@@ -78,6 +78,7 @@ export function completionHandler(endpoint: Endpoint, deps: CompletionDeps) {
       includeUsage: mapped.includeUsage,
       onClientGone: clientGone,
       abortedByServer: () => cancelReason === null && deps.lifecycle.draining,
+      onFailure: (err) => c.get('log').error({ err }, 'generation failed mid-stream'),
     });
   };
 }
