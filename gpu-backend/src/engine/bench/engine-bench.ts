@@ -1,0 +1,106 @@
+/**
+ * `npm run bench:engine`: the engine alone (no HTTP), greedy, B=1, on the CPU EP.
+ * For each model: prefill tokens/s (one long prompt), decode tokens/s, and for every routing
+ * strategy its decode tokens/s and average experts per token (completion tokens, from the graph's
+ * expert_mask); peak RSS of the process at the end. Medians over BENCH_RUNS runs.
+ *
+ * Models: the tiny model (fp32 and int4) by default; BENCH_MODEL_DIRS (comma-separated converted
+ * model directories, e.g. the Qwen1.5-MoE-A2.7B-shaped int4 model) replaces them.
+ * Decode tokens/s = (n - 1) / (T(n) - T(1)): the median time of an n-token generation minus that of
+ * a 1-token one for the same prompt, so prefill and the first step are not counted.
+ */
+import { cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeSection } from '../../../bench/benchmarks-md.ts';
+import { getTinyModel } from '../../testing/tiny-model.ts';
+import { createEngine } from '../core.ts';
+import { collect, request, routing } from '../testing.ts';
+import type { Engine } from '../types.ts';
+import type { ResolvedRouting } from '../../../../shared/routing/resolve.ts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const DECODE_TOKENS = Number(process.env.BENCH_DECODE_TOKENS ?? 64);
+const PREFILL_WORDS = Number(process.env.BENCH_PREFILL_WORDS ?? 400);
+const ROOT = resolve(import.meta.dirname, '../../../..');
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
+type Strategy = { name: string; routing: (L: number, E: number, K: number) => ResolvedRouting };
+const STRATEGIES: Strategy[] = [
+  { name: 'top_k', routing: (L, E, K) => routing(L, E, { topK: K }) },
+  { name: 'pick (keys 0,1 every layer, λ=0.5)', routing: (L, E, K) => routing(L, E, { strategy: 'pick', topK: K, lambda: 0.5, keyExperts: Object.fromEntries(Array.from({ length: L }, (_, l) => [l, [0, 1]])) }) },
+  { name: 'ban (τ=0.9)', routing: (L, E, K) => routing(L, E, { strategy: 'ban', topK: K, tau: 0.9 }) },
+  { name: 'ban (τ=0.5)', routing: (L, E, K) => routing(L, E, { strategy: 'ban', topK: K, tau: 0.5 }) },
+  { name: 'pick_and_ban (keys 0,1, τ=0.5)', routing: (L, E, K) => routing(L, E, { strategy: 'pick_and_ban', topK: K, tau: 0.5, keyExperts: Object.fromEntries(Array.from({ length: L }, (_, l) => [l, [0, 1]])) }) },
+];
+
+async function timed(engine: Engine, r: ResolvedRouting, prompt: string, maxTokens: number) {
+  const t0 = performance.now();
+  const c = await collect(await engine.submit(request(r, { prompt, maxTokens })));
+  if (c.error) throw new Error(c.error);
+  return { ms: performance.now() - t0, tokens: c.usage!.completion_tokens, promptTokens: c.usage!.prompt_tokens, stats: c.usage!.routing };
+}
+
+async function benchModel(modelDir: string, label: string): Promise<string[]> {
+  const engine = await createEngine({ modelDir, limits: { maxRunningSeqs: 4, maxQueuedSeqs: 4, maxKvTokens: 16384, maxPrefillChunk: 1024, maxBatchTokens: 1024 } });
+  const { numLayers: L, numExperts: E } = engine.manifest.architecture;
+  const K = engine.manifest.routing.defaultTopK;
+  const longPrompt = Array.from({ length: PREFILL_WORDS }, (_, i) => `word${i % 97}`).join(' ');
+  const prompt = 'Tell me a long story about a lighthouse keeper.';
+  // Warm-up: first-run costs (JIT, ORT allocations for new shapes) are not what is measured.
+  await timed(engine, routing(L, E, { topK: K }), longPrompt, 1);
+  await timed(engine, routing(L, E, { topK: K }), prompt, DECODE_TOKENS);
+  const prefill: number[] = [];
+  let promptTokens = 0;
+  for (let i = 0; i < RUNS; i++) {
+    const r = await timed(engine, routing(L, E, { topK: K }), longPrompt, 1);
+    prefill.push(r.ms);
+    promptTokens = r.promptTokens;
+  }
+  const rows: string[] = [];
+  for (const s of STRATEGIES) {
+    if (!engine.manifest.routing.strategies.includes(s.routing(L, E, K).strategy)) continue;
+    const one: number[] = [];
+    const many: number[] = [];
+    let experts = 0;
+    let tokens = 0;
+    for (let i = 0; i < RUNS; i++) {
+      one.push((await timed(engine, s.routing(L, E, K), prompt, 1)).ms);
+      const r = await timed(engine, s.routing(L, E, K), prompt, DECODE_TOKENS);
+      many.push(r.ms);
+      experts = r.stats.experts_per_token.completion;
+      tokens = r.tokens;
+    }
+    // Medians of each side: a single slow 1-token run must not make decoding look free.
+    const msPerToken = (median(many) - median(one)) / (tokens - 1);
+    console.log(`${label} ${s.name}: ${(1000 / msPerToken).toFixed(1)} tok/s decode, ${experts.toFixed(2)} experts/token`);
+    rows.push(`| ${label} | decode, ${s.name} | ${(1000 / msPerToken).toFixed(1)} | ${msPerToken.toFixed(2)} | ${experts.toFixed(2)} | ${tokens} |`);
+  }
+  const prefillMs = median(prefill);
+  console.log(`${label} prefill: ${(promptTokens / (prefillMs / 1000)).toFixed(0)} tok/s (${promptTokens} tokens)`);
+  await engine.shutdown(0);
+  return [`| ${label} | prefill of ${promptTokens} tokens | ${(promptTokens / (prefillMs / 1000)).toFixed(0)} | ${prefillMs.toFixed(1)} (whole prompt) | | |`, ...rows];
+}
+
+async function main() {
+  const dirs = process.env.BENCH_MODEL_DIRS?.split(',').filter(Boolean);
+  const models = dirs ? dirs.map((d) => ({ dir: d, label: d.split('/').filter(Boolean).at(-1)! })) : await Promise.all((['fp32', 'int4'] as const).map(async (dtype) => ({ dir: (await getTinyModel({ dtype })).modelDir, label: `tiny ${dtype}` })));
+  const loadBefore = loadavg()[0];
+  const rows: string[] = [];
+  for (const m of models) rows.push(...(await benchModel(m.dir, m.label)));
+  const peakRssMb = process.resourceUsage().maxRSS / 1024;
+  const lines = [
+    '## Engine (`npm run bench:engine`)',
+    '',
+    `Engine API directly (no HTTP), CPU EP, greedy, one sequence. Decode tokens/s = (n − 1) / (T(n) − T(1)) with n = ${DECODE_TOKENS}, so prefill and the first step are excluded; prefill tokens/s = prompt tokens / time to a 1-token completion. Experts per token: completion tokens, from the graph's expert_mask (usage.routing). T(n), T(1) and the prefill time are medians of ${RUNS} runs.`,
+    '',
+    `Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, 1-min load average ${loadBefore.toFixed(1)} before / ${loadavg()[0].toFixed(1)} after. Date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Peak RSS of the bench process: ${peakRssMb.toFixed(0)} MB. Command: \`npm run bench:engine\` (BENCH_RUNS, BENCH_DECODE_TOKENS, BENCH_MODEL_DIRS override).`,
+    '',
+    '| model | workload | tokens/s | ms per token | experts per token | completion tokens |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+  ];
+  writeSection(join(ROOT, 'BENCHMARKS.md'), 'engine', lines);
+  console.log(lines.join('\n'));
+}
+
+await main();
