@@ -16,7 +16,9 @@ beforeAll(async () => {
 });
 afterAll(() => engine?.shutdown(0));
 
-const prompts = ['Once upon a time', 'The capital of France is', '你好，世界！请告诉我', 'def fib(n):\n    return'];
+// Different lengths against maxPrefillChunk 5: the long one is still prefilling (in chunks, in its
+// own sub-batch) while the short ones decode.
+const prompts = ['Once upon a time', 'The capital of France is', '你好，世界！请告诉我', 'Write a long essay about the history of the Roman Empire, its emperors and its fall.'];
 
 describe('engine on the tiny model', () => {
   it('is ready after load and describes the model', () => {

@@ -190,16 +190,14 @@ export class PickBanEngine implements Engine {
   private recordRouting(output: SchedulerOutput<RunnerRequestParams>, result: RunnerOutput): void {
     const { numLayers, numExperts } = this.manifest.architecture;
     const stride = numLayers * numExperts;
-    const offsets: number[] = [];
-    output.rows.forEach((row, b) => {
+    const masks: Uint8Array[] = [];
+    for (const row of output.rows) {
+      const mask = result.expertMasks.get(row.reqId)!;
+      masks.push(mask);
       const state = this.requests.get(row.reqId);
-      for (let s = 0; s < row.tokenIds.length; s++) {
-        const offset = (b * result.S + s) * stride;
-        offsets.push(offset);
-        state?.stats.addToken(result.expertMask, offset, row.startPos + s < row.promptLen ? 'prompt' : 'completion');
-      }
-    });
-    this.lastExpertsPerLayer = stepExpertsPerLayer(result.expertMask, offsets, numLayers, numExperts);
+      for (let s = 0; s < row.tokenIds.length; s++) state?.stats.addToken(mask, s * stride, row.startPos + s < row.promptLen ? 'prompt' : 'completion');
+    }
+    this.lastExpertsPerLayer = stepExpertsPerLayer(masks, numLayers, numExperts);
   }
 
   private failRows(output: SchedulerOutput<RunnerRequestParams>, err: unknown): void {

@@ -1,21 +1,33 @@
 import type * as ort from 'onnxruntime-node';
 import { GRAPH_OUTPUTS, type Manifest } from '../../model/contract.ts';
 import { packRouterInputs } from '../../model/router/index.ts';
-import type { SchedulerOutput } from '../scheduler/index.ts';
+import type { ScheduledChunk, SchedulerOutput } from '../scheduler/index.ts';
 import type { EngineConfig, EngineLogger } from '../types.ts';
 import { buildBatchFeeds, type BatchRow } from './batch-tensors.ts';
 import { InputBatch, type RunnerRequestParams } from './input-batch.ts';
-import type { KvShape } from './kv-cache.ts';
+import type { KvArray, KvShape } from './kv-cache.ts';
 import { ResidentBatch } from './resident-batch.ts';
 import { openSession, runChecked } from './session.ts';
 
 export interface RunnerOutput {
   /** The sampled next token of every row whose chunk completed its sequence. */
   sampled: Map<string, number>;
-  /** expert_mask [B, S, L, E] of this step (1 = selected). */
-  expertMask: Uint8Array;
-  /** Padded new tokens per row: token s of row b starts at ((b * S) + s) * L * E in expertMask. */
-  S: number;
+  /** Per row: expert_mask of its real tokens, [n, L, E] (1 = selected). */
+  expertMasks: Map<string, Uint8Array>;
+}
+
+/** One run() of a sub-batch, kept until its new K/V have a home. */
+interface StepRun {
+  reqIds: string[];
+  rows: BatchRow[];
+  keyTensors: ort.Tensor[];
+  valueTensors: ort.Tensor[];
+  keys: KvArray[];
+  values: KvArray[];
+  valid: Uint8Array;
+  T: number;
+  P: number;
+  rowStride: number;
 }
 
 /**
@@ -62,37 +74,63 @@ export class ModelRunner {
     for (const id of reqIds) this.batch.remove(id);
   }
 
-  /** Runs the scheduled rows (output.freedReqIds are the caller's to free(), even if this throws). */
+  /**
+   * Runs the scheduled rows (output.freedReqIds are the caller's to free(), even if this throws).
+   *
+   * Rows are padded to the longest chunk, so one 256-token prefill chunk would make every decoding
+   * row in its batch compute 255 padding tokens. Decoding rows (one token) and prefilling rows
+   * therefore run as two sub-batches when both are present: one more run() costs far less.
+   */
   async execute(output: SchedulerOutput<RunnerRequestParams>): Promise<RunnerOutput | null> {
     if (output.rows.length === 0) return null;
-    const slots = output.rows.map((row) => this.batch.slotFor(row.reqId, row.params));
-    const rows: BatchRow[] = output.rows.map((row, b) => {
+    const decoding = output.rows.filter((r) => r.tokenIds.length === 1);
+    const prefilling = output.rows.filter((r) => r.tokenIds.length > 1);
+    const groups = decoding.length > 0 && prefilling.length > 0 ? [prefilling, decoding] : [output.rows];
+    const result: RunnerOutput = { sampled: new Map(), expertMasks: new Map() };
+    const ran: StepRun[] = [];
+    for (const group of groups) ran.push(await this.runGroup(group, result));
+    // The last group (the decoding rows when split) may feed its present_* back next step; the
+    // others' new positions go to their own caches now.
+    for (const run of ran.slice(0, -1)) run.rows.forEach((row, b) => row.kv.append(run.keys, run.values, b * run.rowStride, run.T, run.P, row.tokenIds.length));
+    const last = ran[ran.length - 1];
+    this.resident.keep(last.reqIds, last.rows.map((r) => r.kv), last.rows.map((r) => r.tokenIds.length), last.keyTensors, last.valueTensors, last.valid, last.T);
+    return result;
+  }
+
+  private async runGroup(chunks: ScheduledChunk<RunnerRequestParams>[], result: RunnerOutput): Promise<StepRun> {
+    const slots = chunks.map((row) => this.batch.slotFor(row.reqId, row.params));
+    const rows: BatchRow[] = chunks.map((row, b) => {
       const kv = this.batch.kv[slots[b]]!;
       if (kv.length !== row.startPos) throw new Error(`Sequence ${row.reqId}: KV holds ${kv.length} tokens but the scheduler starts at ${row.startPos}`);
       return { tokenIds: row.tokenIds, kv };
     });
-    const reqIds = output.rows.map((row) => row.reqId);
+    const reqIds = chunks.map((row) => row.reqId);
     const uniform = rows.every((row) => row.tokenIds.length === rows[0].tokenIds.length);
     const resident = this.resident.reusableFor(reqIds, uniform) ?? undefined;
-    if (!resident) this.resident.materialize(() => true);
+    if (!resident && rows.some((r) => r.kv.pending > 0)) this.resident.materialize(() => true);
     const { feeds, layout } = buildBatchFeeds(rows, this.kvShape, resident);
     const { numLayers, numExperts } = this.manifest.architecture;
     Object.assign(feeds, packRouterInputs(slots.map((slot) => this.batch.routing[slot]!), { numLayers, numExperts, maxTopK: this.manifest.routing.maxTopK }));
 
     const results = await runChecked(this.session, feeds, (details) => this.logger?.error(details, 'model step failed'));
 
-    const keys = Array.from({ length: numLayers }, (_, l) => results[GRAPH_OUTPUTS.presentKey(l)]);
-    const values = Array.from({ length: numLayers }, (_, l) => results[GRAPH_OUTPUTS.presentValue(l)]);
-    this.resident.keep(reqIds, rows.map((r) => r.kv), rows.map((r) => r.tokenIds.length), keys, values, layout.valid, layout.P + layout.S);
-
     const logits = results[GRAPH_OUTPUTS.logits].data as Float32Array;
+    const mask = results[GRAPH_OUTPUTS.expertMask].data as Uint8Array;
     const V = logits.length / rows.length;
-    const sampled = new Map<string, number>();
-    output.rows.forEach((row, b) => {
-      if (!row.sample) return;
-      sampled.set(row.reqId, this.batch.samplers[slots[b]]!.sample(logits.subarray(b * V, (b + 1) * V)));
+    const perToken = numLayers * numExperts;
+    chunks.forEach((row, b) => {
+      result.expertMasks.set(row.reqId, mask.subarray(b * layout.S * perToken, (b * layout.S + row.tokenIds.length) * perToken));
+      if (row.sample) result.sampled.set(row.reqId, this.batch.samplers[slots[b]]!.sample(logits.subarray(b * V, (b + 1) * V)));
     });
-    return { sampled, expertMask: results[GRAPH_OUTPUTS.expertMask].data as Uint8Array, S: layout.S };
+    const keyTensors = Array.from({ length: numLayers }, (_, l) => results[GRAPH_OUTPUTS.presentKey(l)]);
+    const valueTensors = Array.from({ length: numLayers }, (_, l) => results[GRAPH_OUTPUTS.presentValue(l)]);
+    const T = layout.P + layout.S;
+    return {
+      reqIds, rows, keyTensors, valueTensors, valid: layout.valid, T, P: layout.P,
+      keys: keyTensors.map((t) => t.data as KvArray),
+      values: valueTensors.map((t) => t.data as KvArray),
+      rowStride: this.kvShape.numKvHeads * T * this.kvShape.headDim,
+    };
   }
 
   async release(): Promise<void> {

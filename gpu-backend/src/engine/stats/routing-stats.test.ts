@@ -31,8 +31,10 @@ describe('RoutingStatsAccumulator', () => {
 });
 
 describe('stepExpertsPerLayer', () => {
-  it('averages over the listed tokens only (padding is skipped)', () => {
-    const step = mask([1, 1, 1], [1, 0, 0], [0, 0, 0], [0, 0, 0], [1, 0, 0], [1, 1, 0]);
-    expect(stepExpertsPerLayer(step, [0, 12], L, E)).toEqual([2, 1.5]);
+  it('averages over every token of every row', () => {
+    const rowA = mask([1, 1, 1], [1, 0, 0]);
+    const rowB = mask([1, 0, 0], [1, 1, 0], [0, 0, 0], [0, 0, 0]);
+    expect(stepExpertsPerLayer([rowA, rowB], L, E)).toEqual([4 / 3, 1]);
+    expect(stepExpertsPerLayer([], L, E)).toEqual([0, 0]);
   });
 });

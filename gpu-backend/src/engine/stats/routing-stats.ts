@@ -74,14 +74,18 @@ export class RoutingStatsAccumulator {
   }
 }
 
-/** Per-layer average experts per token over the real (unpadded) tokens of one step, for snapshot(). */
-export function stepExpertsPerLayer(expertMask: Uint8Array, tokenOffsets: readonly number[], numLayers: number, numExperts: number): number[] {
+/** Per-layer average experts per token over the tokens of one step (each mask [n, L, E]), for snapshot(). */
+export function stepExpertsPerLayer(masks: readonly Uint8Array[], numLayers: number, numExperts: number): number[] {
   const sums = new Array<number>(numLayers).fill(0);
-  for (const offset of tokenOffsets) {
-    for (let l = 0; l < numLayers; l++) {
-      const base = offset + l * numExperts;
-      for (let e = 0; e < numExperts; e++) sums[l] += expertMask[base + e];
+  const stride = numLayers * numExperts;
+  let tokens = 0;
+  for (const mask of masks) {
+    for (let offset = 0; offset < mask.length; offset += stride, tokens++) {
+      for (let l = 0; l < numLayers; l++) {
+        const base = offset + l * numExperts;
+        for (let e = 0; e < numExperts; e++) sums[l] += mask[base + e];
+      }
     }
   }
-  return sums.map((s) => (tokenOffsets.length === 0 ? 0 : s / tokenOffsets.length));
+  return sums.map((s) => (tokens === 0 ? 0 : s / tokens));
 }
