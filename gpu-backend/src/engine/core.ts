@@ -22,6 +22,10 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     listProfiles(config.modelDir, manifest),
     stat(manifestPath).then((s) => Math.floor(s.mtimeMs / 1000)),
   ]);
+  const arch = manifest.architecture;
+  const kvBytesPerToken = arch.numLayers * 2 * arch.numKvHeads * arch.headDim * (manifest.kvDtype === 'float16' ? 2 : 4);
+  // The budget is in tokens; say what it means in bytes so an operator can size MAX_KV_TOKENS.
+  config.logger?.info({ model: manifest.modelId, ep: config.executionProvider ?? 'cpu', kvBytesPerToken, kvBudgetGiB: +((kvBytesPerToken * config.limits.maxKvTokens) / 2 ** 30).toFixed(2) }, 'model loaded');
   const engine = new PickBanEngine(manifest, runner, tokenizer, buildModelInfo(manifest, profiles, created), config);
   await engine.warmUp();
   return engine;
