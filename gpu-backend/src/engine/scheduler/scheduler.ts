@@ -30,6 +30,8 @@ const RETRY_AFTER_S = 1;
 export class Scheduler<P> {
   private readonly waiting: Sequence<P>[] = [];
   private readonly running: Sequence<P>[] = [];
+  /** Every sequence held (waiting or running), by request id. */
+  private readonly byReqId = new Map<string, Sequence<P>>();
   private freedSinceLastStep: string[] = [];
   private kvReserved = 0;
 
@@ -72,7 +74,7 @@ export class Scheduler<P> {
     if (promptLen + seq.maxTokens > maxKvTokens) {
       throw new AdmissionError(`The prompt (${promptLen} tokens) plus max_tokens (${seq.maxTokens}) exceeds this server's KV-cache budget of ${maxKvTokens} tokens`, 400, 'max_tokens');
     }
-    if (this.waiting.some((s) => s.reqId === seq.reqId) || this.running.some((s) => s.reqId === seq.reqId)) {
+    if (this.byReqId.has(seq.reqId)) {
       throw new AdmissionError(`Request id '${seq.reqId}' is already in flight`, 400, null);
     }
     const sequence = new Sequence(seq.reqId, seq.promptTokenIds, seq.maxTokens, seq.params);
@@ -80,18 +82,18 @@ export class Scheduler<P> {
       throw new AdmissionError(`The server is at capacity (${this.running.length} running, ${this.waiting.length} queued); retry shortly`, 429, null, RETRY_AFTER_S);
     }
     this.waiting.push(sequence);
+    this.byReqId.set(seq.reqId, sequence);
   }
 
   /** Removes a sequence wherever it is; its KV is freed in the runner at the next step. */
   abort(reqId: string): boolean {
-    const w = this.waiting.findIndex((s) => s.reqId === reqId);
+    const seq = this.byReqId.get(reqId);
+    if (!seq) return false;
+    const w = this.waiting.indexOf(seq);
     if (w >= 0) {
       this.waiting.splice(w, 1);
-      return true;
-    }
-    const seq = this.running.find((s) => s.reqId === reqId);
-    if (!seq) return false;
-    this.release(seq);
+      this.byReqId.delete(reqId);
+    } else this.release(seq);
     return true;
   }
 
@@ -121,8 +123,8 @@ export class Scheduler<P> {
   updateFromOutput(output: SchedulerOutput<P>, result: StepResult): FinishedSequence[] {
     const finished: FinishedSequence[] = [];
     for (const row of output.rows) {
-      const seq = this.running.find((s) => s.reqId === row.reqId);
-      if (!seq) continue; // aborted while the step ran
+      const seq = this.byReqId.get(row.reqId);
+      if (!seq || this.waiting.includes(seq)) continue; // aborted while the step ran
       seq.numComputed += row.tokenIds.length;
       if (!row.sample) continue;
       const token = result.sampled.get(row.reqId);
@@ -177,6 +179,7 @@ export class Scheduler<P> {
     const i = this.running.indexOf(seq);
     if (i < 0) return;
     this.running.splice(i, 1);
+    this.byReqId.delete(seq.reqId);
     this.kvReserved -= seq.kvReservation;
     this.freedSinceLastStep.push(seq.reqId);
   }
