@@ -107,6 +107,14 @@ describe('engine on the tiny model', () => {
     expect(together).toEqual(alone);
   });
 
+  it('a consumer that stops reading frees its sequence', async () => {
+    const events = await engine.submit(request(routing(L, E), { maxTokens: 500 }));
+    for await (const e of events) if (e.type === 'delta') break;
+    await engine.step();
+    expect(engine.snapshot()).toMatchObject({ running: 0, kvTokensUsed: 0 });
+    expect(engine.kvTokensHeld).toBe(0);
+  });
+
   it('rejects a prompt plus max_tokens beyond the context with 400 max_tokens', async () => {
     const ctx = engine.manifest.architecture.maxPositionEmbeddings;
     await expect(engine.submit(request(routing(L, E), { maxTokens: ctx }))).rejects.toMatchObject({ status: 400, param: 'max_tokens' });

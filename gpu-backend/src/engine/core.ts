@@ -88,10 +88,11 @@ export class PickBanEngine implements Engine {
     if (this.requests.has(reqId)) throw new AdmissionError(`Request id '${reqId}' is already in flight`, 400, null);
     const { numLayers, numExperts } = this.manifest.architecture;
     const onAbort = () => this.abort(reqId);
-    const state = new RequestState(reqId, promptTokenIds.length, request.sampling.maxTokens, request.routing, request.sampling.stop, this.tokenizer, numLayers, numExperts, () => {
+    const onEnd = () => {
       this.requests.delete(reqId);
       signal?.removeEventListener('abort', onAbort);
-    });
+    };
+    const state = new RequestState(reqId, promptTokenIds.length, request.sampling.maxTokens, request.routing, request.sampling.stop, this.tokenizer, numLayers, numExperts, onEnd, onAbort);
     this.scheduler.add({
       reqId,
       promptTokenIds,

@@ -7,6 +7,9 @@ export class EventChannel<T> implements AsyncIterable<T> {
   private waiter: ((r: IteratorResult<T>) => void) | null = null;
   private closed = false;
 
+  /** `onCancel` runs when the consumer stops early (break out of for-await): nobody reads any more. */
+  constructor(private readonly onCancel: () => void = () => {}) {}
+
   push(event: T): void {
     if (this.closed) return;
     if (this.waiter) {
@@ -34,8 +37,10 @@ export class EventChannel<T> implements AsyncIterable<T> {
       },
       return: () => {
         // The consumer stopped reading (client gone): later pushes are dropped.
+        const wasOpen = !this.closed;
         this.closed = true;
         this.buffer.length = 0;
+        if (wasOpen) this.onCancel();
         return Promise.resolve({ value: undefined, done: true });
       },
     };

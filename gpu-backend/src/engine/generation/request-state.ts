@@ -10,7 +10,7 @@ import { EventChannel } from './event-channel.ts';
  * (detokenizer + stop-string holdback), routing statistics, and the event channel to the caller.
  */
 export class RequestState {
-  readonly events = new EventChannel<GenerationEvent>();
+  readonly events: EventChannel<GenerationEvent>;
   readonly stats: RoutingStatsAccumulator;
   readonly outputTokenIds: number[] = [];
   private readonly detokenizer: IncrementalDetokenizer;
@@ -30,7 +30,10 @@ export class RequestState {
     numExperts: number,
     /** Called once the request ended, whatever the reason (detach abort listeners, bookkeeping). */
     private readonly onEnd: () => void = () => {},
+    /** Called when the caller stops reading events before the end: abort the sequence. */
+    onCancel: () => void = () => {},
   ) {
+    this.events = new EventChannel<GenerationEvent>(onCancel);
     this.stats = new RoutingStatsAccumulator(numLayers, numExperts);
     this.detokenizer = new IncrementalDetokenizer(decoder);
     this.stopMatcher = new StopStringMatcher(stop);
