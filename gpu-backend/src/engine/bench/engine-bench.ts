@@ -4,13 +4,14 @@
  * strategy its decode tokens/s and average experts per token (completion tokens, from the graph's
  * expert_mask); peak RSS of the process at the end. Medians over BENCH_RUNS runs.
  *
- * Models: the tiny model (fp32 and int4) by default; BENCH_MODEL_DIRS (comma-separated converted
- * model directories, e.g. the Qwen1.5-MoE-A2.7B-shaped int4 model) replaces them.
+ * Models: the tiny model (fp32 and int4), then the Qwen1.5-MoE-A2.7B-shaped int4 model if it was
+ * built into .pickban/models (BENCH_MODEL_DIRS, comma-separated, names other real-size models).
  * Decode tokens/s = (n - 1) / (T(n) - T(1)): the median time of an n-token generation minus that of
  * a 1-token one for the same prompt, so prefill and the first step are not counted.
  */
 import { cpus, loadavg } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { writeSection } from '../../../bench/benchmarks-md.ts';
 import { getTinyModel } from '../../testing/tiny-model.ts';
 import { createEngine } from '../core.ts';
@@ -18,10 +19,16 @@ import { collect, request, routing } from '../testing.ts';
 import type { Engine } from '../types.ts';
 import type { ResolvedRouting } from '../../../../shared/routing/resolve.ts';
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const DECODE_TOKENS = Number(process.env.BENCH_DECODE_TOKENS ?? 64);
-const PREFILL_WORDS = Number(process.env.BENCH_PREFILL_WORDS ?? 400);
+interface Settings {
+  runs: number;
+  decodeTokens: number;
+  prefillWords: number;
+}
+const SMALL: Settings = { runs: Number(process.env.BENCH_RUNS ?? 5), decodeTokens: Number(process.env.BENCH_DECODE_TOKENS ?? 64), prefillWords: 400 };
+// A real-size model decodes a few tokens per second on 2 cores: fewer, shorter runs.
+const LARGE: Settings = { runs: Number(process.env.BENCH_LARGE_RUNS ?? 1), decodeTokens: Number(process.env.BENCH_LARGE_DECODE_TOKENS ?? 16), prefillWords: 100 };
 const ROOT = resolve(import.meta.dirname, '../../../..');
+const DEFAULT_LARGE_MODEL = join(ROOT, '.pickban/models/qwen1.5-moe-a2.7b-shaped-int4');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
 type Strategy = { name: string; routing: (L: number, E: number, K: number) => ResolvedRouting };
@@ -40,8 +47,10 @@ async function timed(engine: Engine, r: ResolvedRouting, prompt: string, maxToke
   return { ms: performance.now() - t0, tokens: c.usage!.completion_tokens, promptTokens: c.usage!.prompt_tokens, stats: c.usage!.routing };
 }
 
-async function benchModel(modelDir: string, label: string): Promise<string[]> {
+async function benchModel(modelDir: string, label: string, { runs: RUNS, decodeTokens: DECODE_TOKENS, prefillWords: PREFILL_WORDS }: Settings): Promise<string[]> {
+  const t0 = performance.now();
   const engine = await createEngine({ modelDir, limits: { maxRunningSeqs: 4, maxQueuedSeqs: 4, maxKvTokens: 16384, maxPrefillChunk: 1024, maxBatchTokens: 1024 } });
+  const loadS = (performance.now() - t0) / 1000;
   const { numLayers: L, numExperts: E } = engine.manifest.architecture;
   const K = engine.manifest.routing.defaultTopK;
   const longPrompt = Array.from({ length: PREFILL_WORDS }, (_, i) => `word${i % 97}`).join(' ');
@@ -78,22 +87,29 @@ async function benchModel(modelDir: string, label: string): Promise<string[]> {
   const prefillMs = median(prefill);
   console.log(`${label} prefill: ${(promptTokens / (prefillMs / 1000)).toFixed(0)} tok/s (${promptTokens} tokens)`);
   await engine.shutdown(0);
-  return [`| ${label} | prefill of ${promptTokens} tokens | ${(promptTokens / (prefillMs / 1000)).toFixed(0)} | ${prefillMs.toFixed(1)} (whole prompt) | | |`, ...rows];
+  return [
+    `| ${label} | load + warm-up (peak RSS so far: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB) | | ${(loadS * 1000).toFixed(0)} (once) | | |`,
+    `| ${label} | prefill of ${promptTokens} tokens | ${(promptTokens / (prefillMs / 1000)).toFixed(0)} | ${prefillMs.toFixed(1)} (whole prompt) | | |`,
+    ...rows,
+  ];
 }
 
 async function main() {
-  const dirs = process.env.BENCH_MODEL_DIRS?.split(',').filter(Boolean);
-  const models = dirs ? dirs.map((d) => ({ dir: d, label: d.split('/').filter(Boolean).at(-1)! })) : await Promise.all((['fp32', 'int4'] as const).map(async (dtype) => ({ dir: (await getTinyModel({ dtype })).modelDir, label: `tiny ${dtype}` })));
+  const large = process.env.BENCH_MODEL_DIRS !== undefined ? process.env.BENCH_MODEL_DIRS.split(',').filter(Boolean) : existsSync(join(DEFAULT_LARGE_MODEL, 'manifest.json')) ? [DEFAULT_LARGE_MODEL] : [];
+  const models = [
+    ...(await Promise.all((['fp32', 'int4'] as const).map(async (dtype) => ({ dir: (await getTinyModel({ dtype })).modelDir, label: `tiny ${dtype}`, settings: SMALL })))),
+    ...large.map((d) => ({ dir: d, label: basename(d), settings: LARGE })),
+  ];
   const loadBefore = loadavg()[0];
   const rows: string[] = [];
-  for (const m of models) rows.push(...(await benchModel(m.dir, m.label)));
+  for (const m of models) rows.push(...(await benchModel(m.dir, m.label, m.settings)));
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
   const lines = [
     '## Engine (`npm run bench:engine`)',
     '',
-    `Engine API directly (no HTTP), CPU EP, greedy, one sequence. Decode tokens/s = (n − 1) / (T(n) − T(1)) with n = ${DECODE_TOKENS}, so prefill and the first step are excluded; prefill tokens/s = prompt tokens / time to a 1-token completion. Experts per token: completion tokens, from the graph's expert_mask (usage.routing). T(n), T(1) and the prefill time are medians of ${RUNS} runs.`,
+    `Engine API directly (no HTTP), CPU EP (2 intra-op threads by ORT's default here), greedy, one sequence. Decode tokens/s = (n − 1) / (T(n) − T(1)), so prefill and the first step are excluded; n = ${SMALL.decodeTokens} for the tiny models, ${LARGE.decodeTokens} for the real-size one. Prefill tokens/s = prompt tokens / time to a 1-token completion. Experts per token: completion tokens, from the graph's expert_mask (usage.routing). T(n), T(1) and the prefill time are medians of ${SMALL.runs} runs (tiny) / ${LARGE.runs} (real-size).`,
     '',
-    `Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, 1-min load average ${loadBefore.toFixed(1)} before / ${loadavg()[0].toFixed(1)} after. Date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Peak RSS of the bench process: ${peakRssMb.toFixed(0)} MB. Command: \`npm run bench:engine\` (BENCH_RUNS, BENCH_DECODE_TOKENS, BENCH_MODEL_DIRS override).`,
+    `Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, 1-min load average ${loadBefore.toFixed(1)} before / ${loadavg()[0].toFixed(1)} after. Date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Peak RSS of the bench process: ${peakRssMb.toFixed(0)} MB. Command: \`npm run bench:engine\` (BENCH_RUNS, BENCH_DECODE_TOKENS, BENCH_LARGE_RUNS, BENCH_LARGE_DECODE_TOKENS; BENCH_MODEL_DIRS replaces the default real-size model, .pickban/models/qwen1.5-moe-a2.7b-shaped-int4, when present).`,
     '',
     '| model | workload | tokens/s | ms per token | experts per token | completion tokens |',
     '|---|---|---|---|---|---|',
