@@ -30,7 +30,7 @@ export async function startWranglerDev(opts: { persistTo: string; vars: Record<s
     resolve(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev',
     '--config', opts.config ?? resolve(ROOT, 'wrangler.toml'),
     '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()),
-    '--persist-to', opts.persistTo, '--show-interactive-dev-session=false', '--log-level', 'warn',
+    '--persist-to', opts.persistTo, '--show-interactive-dev-session=false', '--log-level', process.env.WRANGLER_LOG_LEVEL ?? 'warn',
     ...Object.entries(opts.vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
   ];
   const proc = spawn(process.execPath, args, {
