@@ -69,27 +69,27 @@ export class StreamingWeights implements ModelWeights {
     return scope.node('Cast', [scope.node('Gather', [table, ids], { axis: 0 })], { to: 1 });
   }
 
-  linear(outer: GraphScope, name: string, biasName?: string): Linear {
+  linear(owner: GraphScope, name: string, biasName?: string): Linear {
     const [outFeatures, inFeatures] = this.shape(name);
-    const bias = biasName && this.float32(outer, biasName);
+    const bias = biasName && this.float32(owner, biasName);
     const withBias = (scope: GraphScope, y: string) => (bias ? scope.node('Add', [y, bias], undefined, { name: 'Bias' }) : y);
     const storage = storageOf(this.expected.get(name)!.role, this.format);
     if (storage === 'fp32') {
-      const w = this.float32(outer, name);
+      const w = this.declare(name, () => owner.initializer(name, this.writer.append('float32', [outFeatures, inFeatures], this.read(name))));
       return { inFeatures, outFeatures, apply: (s, x) => s.node('Gemm', [x, w, ...(bias ? [bias] : [])], { transB: 1 }) };
     }
     if (storage === 'fp16') {
-      const w16 = this.declare(name, () => this.root.initializer(name, this.writer.append('float16', [outFeatures, inFeatures], toFloat16(this.read(name)))));
+      const w16 = this.declare(name, () => owner.initializer(name, this.writer.append('float16', [outFeatures, inFeatures], toFloat16(this.read(name)))));
       // The CPU EP has no fast fp16 Gemm; the Cast of an initializer is constant-folded at session load.
-      const w = this.declare(`${name}#f32`, () => outer.node('Cast', [w16], { to: 1 }, { name: `${name}/Cast` }));
+      const w = this.declare(`${name}#f32`, () => owner.node('Cast', [w16], { to: 1 }, { name: `${name}/Cast` }));
       return { inFeatures, outFeatures, apply: (s, x) => s.node('Gemm', [x, w, ...(bias ? [bias] : [])], { transB: 1 }) };
     }
     const bits: QuantBits = storage === 'int8' ? 8 : 4;
     const [packed, scales] = this.declare(name, () => {
       const q = quantizeBlockwise(this.read(name), outFeatures, inFeatures, bits, QUANT_BLOCK_SIZE);
       const { n, blocksPerRow, blobBytes } = q.dims;
-      const b = this.root.initializer(name, this.writer.append('uint8', [n, blocksPerRow, blobBytes], q.packed));
-      const sc = this.root.initializer(`${name}.scales`, this.writer.append('float32', [n * blocksPerRow], q.scales));
+      const b = owner.initializer(name, this.writer.append('uint8', [n, blocksPerRow, blobBytes], q.packed));
+      const sc = owner.initializer(`${name}.scales`, this.writer.append('float32', [n * blocksPerRow], q.scales));
       return `${b}\n${sc}`;
     }).split('\n');
     return {

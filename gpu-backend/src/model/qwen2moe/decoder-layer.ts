@@ -57,11 +57,13 @@ export function makeDecoderLayer(
         down: weights.linear(moe, n.shared('down_proj')),
       }, weights.linear(moe, n.sharedGate))
     : moe.node('Mul', [moeIn, moe.constF32(0)], undefined, { name: 'zeros' });
-  const experts = Array.from({ length: arch.numExperts }, (_, e) => ({
-    gate: weights.linear(moe, n.expert(e, 'gate_proj')),
-    up: weights.linear(moe, n.expert(e, 'up_proj')),
-    down: weights.linear(moe, n.expert(e, 'down_proj')),
-  }));
-  const moeOut = makeSparseMoe(moe, { x: moeIn, selected, weights: routeWeights, base: shared, experts });
+  const moeOut = makeSparseMoe(moe, {
+    x: moeIn, selected, weights: routeWeights, base: shared, numExperts: arch.numExperts,
+    expert: (branch, e) => ({
+      gate: weights.linear(branch, n.expert(e, 'gate_proj')),
+      up: weights.linear(branch, n.expert(e, 'up_proj')),
+      down: weights.linear(branch, n.expert(e, 'down_proj')),
+    }),
+  });
   return { hidden: s.node('Add', [afterAttn, moeOut], undefined, { name: 'moe_residual' }), selected };
 }

@@ -11,7 +11,8 @@ import type { Linear } from './weights.ts';
  *
  *   sum_0 = shared expert output [N,H]
  *   sum_e+1 = If(any_e,
- *     then: idx = NonZero(sel_e) -> [M,1]; xs = GatherND(x, idx) [M,H]
+ *     then: (expert e's weights are this branch's initializers, so ORT prepacks them)
+ *           idx = NonZero(sel_e) -> [M,1]; xs = GatherND(x, idx) [M,H]
  *           y = down(silu(gate xs) * up xs) * GatherND(w_e, idx)
  *           ScatterND(sum_e, idx, y, reduction=add)
  *     else: sum_e)
@@ -46,11 +47,16 @@ export interface SparseMoeInputs {
   weights: string;
   /** Starting sum [N,H] the experts add into (the shared expert's output). */
   base: string;
-  experts: ExpertWeights[];
+  numExperts: number;
+  /**
+   * Expert e's weights, declared in `scope` (the expert's then-branch). ORT prepacks MatMulNBits
+   * weights only for initializers of the node's own graph; outer-scope ones were measured ~17x slower.
+   */
+  expert: (scope: GraphScope, e: number) => ExpertWeights;
 }
 
 export function makeSparseMoe(scope: GraphScope, inp: SparseMoeInputs): string {
-  const E = inp.experts.length;
+  const E = inp.numExperts;
   const s = scope.withPrefix('experts');
   const selF = s.node('Cast', [inp.selected], { to: 1 }, { name: 'SelectedF32' });
   const anyRow = s.node('Greater', [s.node('ReduceMax', [selF], { axes: [0], keepdims: 0 }), s.constF32(0)], undefined, { name: 'AnyToken' });
@@ -64,7 +70,7 @@ export function makeSparseMoe(scope: GraphScope, inp: SparseMoeInputs): string {
     const thenBranch = s.subgraph(`${e}/then`, (b) => {
       const idx = b.node('Transpose', [b.node('NonZero', [b.node('Squeeze', [selCols[e], b.constI64([1])])])], { perm: [1, 0] }, { name: 'TokenIndex' });
       const xs = b.node('GatherND', [inp.x, idx], undefined, { name: 'GatherTokens' });
-      const y = makeMlp(b, xs, inp.experts[e]);
+      const y = makeMlp(b, xs, inp.expert(b, e));
       const scaled = b.node('Mul', [y, b.node('GatherND', [wCols[e], idx], undefined, { name: 'GatherWeights' })], undefined, { name: 'Weighted' });
       return b.node('ScatterND', [running, idx, scaled], { reduction: 'add' }, { name: 'Accumulate' });
     });

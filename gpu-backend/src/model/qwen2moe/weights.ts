@@ -16,11 +16,12 @@ export interface Linear {
 
 export interface ModelWeights {
   /**
-   * A linear layer from checkpoint `name` ([out, in]) and optional bias. Any one-time weight
-   * preparation (a Cast of fp16 weights, folded by ORT at load) goes into `outer`, so branch
-   * subgraphs only hold the per-call product.
+   * A linear layer from checkpoint `name` ([out, in]) and optional bias. The weight initializers
+   * (and any one-time preparation, e.g. a Cast of fp16 weights that ORT folds at load) are
+   * declared in `owner`'s graph, which must be the graph whose nodes use them: ORT prepacks
+   * weights only for nodes of the initializer's own graph.
    */
-  linear(outer: GraphScope, name: string, biasName?: string): Linear;
+  linear(owner: GraphScope, name: string, biasName?: string): Linear;
   /** An fp32 tensor (norm weights, the router): kept fp32 in every format. */
   float32(outer: GraphScope, name: string): string;
   /** The embedding table's gather for `ids`, as fp32 [..., H]. */
