@@ -70,6 +70,12 @@ interface KeepAlive {
 
 async function keepAlive({ firstByte, stopWatching, out, writable, deadline, opts }: KeepAlive): Promise<void> {
   const writer = writable.getWriter();
+  // The client leaving cancels the readable side; `closed` says so at once, not at the next keepalive.
+  writer.closed.catch((err) => {
+    opts.abort(err);
+    stopWatching();
+    out.cancel(err).catch(() => {});
+  });
   try {
     await writer.write(KEEPALIVE);
     for (;;) {
