@@ -58,7 +58,7 @@ export function makeDecoderLayer(
       }, weights.linear(moe, n.sharedGate))
     : moe.node('Mul', [moeIn, moe.constF32(0)], undefined, { name: 'zeros' });
   const moeOut = makeSparseMoe(moe, {
-    x: moeIn, selected, weights: routeWeights, base: shared, numExperts: arch.numExperts,
+    x: moeIn, selected, weights: routeWeights, base: shared, numExperts: arch.numExperts, hiddenSize: arch.hiddenSize,
     expert: (branch, e) => ({
       gate: weights.linear(branch, n.expert(e, 'gate_proj')),
       up: weights.linear(branch, n.expert(e, 'up_proj')),

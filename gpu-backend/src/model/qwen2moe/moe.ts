@@ -4,18 +4,19 @@ import type { Linear } from './weights.ts';
 
 /**
  * The sparse MoE block, CPU formulation: one `If` per expert, so an expert no token selected
- * costs only its condition check (ort-notes: ~10 us), and compute falls with experts per token.
+ * costs only its condition check and an empty output, and compute falls with experts per token.
  *
  *   selected [N,E] -> Cast f32 -> ReduceMax(axis 0) -> > 0 -> Split -> any_e [1] bool (If condition)
- *   selected, weights [N,E] -> Split(axis 1) -> sel_e, w_e [N,1]
  *
- *   sum_0 = shared expert output [N,H]
- *   sum_e+1 = If(any_e,
- *     then: (expert e's weights are this branch's initializers, so ORT prepacks them)
- *           idx = NonZero(sel_e) -> [M,1]; xs = GatherND(x, idx) [M,H]
- *           y = down(silu(gate xs) * up xs) * GatherND(w_e, idx)
- *           ScatterND(sum_e, idx, y, reduction=add)
- *     else: sum_e)
+ *   idx_e, y_e = If(any_e,
+ *     then: (expert e's weights are this branch's initializers)
+ *           idx = NonZero(selected[:, e]) -> [M,1]; xs = GatherND(x, idx) [M,H]
+ *           y = down(silu(gate xs) * up xs) * GatherND(weights[:, e:e+1], idx) -> idx [M,1], y [M,H]
+ *     else: empty [0,1], [0,H] constants)
+ *   out = ScatterND(base, Concat(idx_0..), Concat(y_0..), reduction=add)    (once per layer)
+ *
+ * Skipped experts return empty tensors rather than passing a running [N,H] sum through, so they
+ * copy nothing; the weighted outputs are summed into the shared expert's output in one scatter.
  */
 
 export interface ExpertWeights {
@@ -48,6 +49,7 @@ export interface SparseMoeInputs {
   /** Starting sum [N,H] the experts add into (the shared expert's output). */
   base: string;
   numExperts: number;
+  hiddenSize: number;
   /**
    * Expert e's weights, declared in `scope` (the expert's then-branch). ORT prepacks MatMulNBits
    * weights only for initializers of the node's own graph; outer-scope ones were measured ~17x slower.
@@ -61,21 +63,26 @@ export function makeSparseMoe(scope: GraphScope, inp: SparseMoeInputs): string {
   const selF = s.node('Cast', [inp.selected], { to: 1 }, { name: 'SelectedF32' });
   const anyRow = s.node('Greater', [s.node('ReduceMax', [selF], { axes: [0], keepdims: 0 }), s.constF32(0)], undefined, { name: 'AnyToken' });
   const anyE = E === 1 ? [anyRow] : s.node('Split', [anyRow], { axis: 0 }, { outputs: E, name: 'AnyTokenPerExpert' });
-  const selCols = E === 1 ? [selF] : s.node('Split', [selF], { axis: 1 }, { outputs: E, name: 'SelectedPerExpert' });
-  const wCols = E === 1 ? [inp.weights] : s.node('Split', [inp.weights], { axis: 1 }, { outputs: E, name: 'WeightPerExpert' });
 
-  let sum = inp.base;
+  const H = inp.hiddenSize;
+  const indices: string[] = [];
+  const outputs: string[] = [];
   for (let e = 0; e < E; e++) {
-    const running = sum;
     const thenBranch = s.subgraph(`${e}/then`, (b) => {
-      const idx = b.node('Transpose', [b.node('NonZero', [b.node('Squeeze', [selCols[e], b.constI64([1])])])], { perm: [1, 0] }, { name: 'TokenIndex' });
+      // Column slices happen here, not as Splits outside: a 60-way Split costs ~100 us per layer even for skipped experts.
+      const selCol = b.node('Gather', [selF, b.constI64(e)], { axis: 1 }, { name: 'SelectedColumn' });
+      const idx = b.node('Transpose', [b.node('NonZero', [selCol])], { perm: [1, 0] }, { name: 'TokenIndex' });
+      const wCol = b.node('Gather', [inp.weights, b.constI64([e])], { axis: 1 }, { name: 'WeightColumn' });
       const xs = b.node('GatherND', [inp.x, idx], undefined, { name: 'GatherTokens' });
       const y = makeMlp(b, xs, inp.expert(b, e));
-      const scaled = b.node('Mul', [y, b.node('GatherND', [wCols[e], idx], undefined, { name: 'GatherWeights' })], undefined, { name: 'Weighted' });
-      return b.node('ScatterND', [running, idx, scaled], { reduction: 'add' }, { name: 'Accumulate' });
+      return [idx, b.node('Mul', [y, b.node('GatherND', [wCol, idx], undefined, { name: 'GatherWeights' })], undefined, { name: 'Weighted' })];
     });
-    const elseBranch = s.subgraph(`${e}/else`, () => running);
-    sum = s.node('If', [anyE[e]], { then_branch: thenBranch, else_branch: elseBranch }, { name: `${e}/If` });
+    const elseBranch = s.subgraph(`${e}/else`, (b) => [b.constant('int64', [], [0, 1]), b.constant('float32', [], [0, H])]);
+    const [idx, y] = s.node('If', [anyE[e]], { then_branch: thenBranch, else_branch: elseBranch }, { name: `${e}/If`, outputs: 2 });
+    indices.push(idx);
+    outputs.push(y);
   }
-  return sum;
+  const allIdx = E === 1 ? indices[0] : s.node('Concat', indices, { axis: 0 }, { name: 'TokenIndices' });
+  const allY = E === 1 ? outputs[0] : s.node('Concat', outputs, { axis: 0 }, { name: 'ExpertOutputs' });
+  return s.node('ScatterND', [inp.base, allIdx, allY], { reduction: 'add' }, { name: 'Accumulate' });
 }
