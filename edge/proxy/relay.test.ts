@@ -87,6 +87,19 @@ describe('SSE relay', () => {
     expect(seen.finished).toBe(false);
   });
 
+  it('a client leaving while keepalives go out cancels the backend request', async () => {
+    for (const leave of ['abort', 'cancel'] as const) {
+      const requestId = newRequestId();
+      const client = new AbortController();
+      const res = await chat(key, { stream: true, x_scenario: 'slow-first:10000' }, { requestId, signal: client.signal, overrides: { KEEPALIVE_MS: '150' } });
+      const { text, reader } = await firstEvent(res);
+      expect(text).toBe(': keepalive\n\n');
+      if (leave === 'abort') client.abort();
+      else await reader.cancel();
+      await waitFor(async () => (await backendLog(requestId))[0]?.cancelled);
+    }
+  });
+
   it('a client that stops reading mid-stream (body cancelled) cancels the backend request', async () => {
     const requestId = newRequestId();
     const res = await chat(key, { stream: true, x_scenario: 'endless' }, { requestId });

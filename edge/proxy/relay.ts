@@ -70,8 +70,11 @@ interface KeepAlive {
 
 async function keepAlive({ firstByte, stopWatching, out, writable, deadline, opts }: KeepAlive): Promise<void> {
   const writer = writable.getWriter();
+  let handedOver = false;
   // The client leaving cancels the readable side; `closed` says so at once, not at the next keepalive.
+  // (Releasing the lock to hand the stream to pipeTo also rejects `closed`; that is not a disconnect.)
   writer.closed.catch((err) => {
+    if (handedOver) return;
     opts.abort(err);
     stopWatching();
     out.cancel(err).catch(() => {});
@@ -91,6 +94,7 @@ async function keepAlive({ firstByte, stopWatching, out, writable, deadline, opt
       await writer.write(KEEPALIVE);
     }
     stopWatching();
+    handedOver = true;
     writer.releaseLock();
     // A backend failure mid-stream errors the client's stream (a truncated response) rather than
     // ending it with an error event: with preventAbort, workerd leaves the readable side hanging.
