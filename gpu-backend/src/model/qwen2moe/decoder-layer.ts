@@ -59,10 +59,13 @@ export function makeDecoderLayer(
     : moe.node('Mul', [moeIn, moe.constF32(0)], undefined, { name: 'zeros' });
   const moeOut = makeSparseMoe(moe, {
     x: moeIn, selected, weights: routeWeights, base: shared, numExperts: arch.numExperts, hiddenSize: arch.hiddenSize,
-    expert: (branch, e) => ({
-      gate: weights.linear(branch, n.expert(e, 'gate_proj')),
-      up: weights.linear(branch, n.expert(e, 'up_proj')),
-      down: weights.linear(branch, n.expert(e, 'down_proj')),
+    // Expert weights are main-graph initializers that the branches read from the outer scope. ORT
+    // prepacks them either way (measured: same ~0.3 ms per expert), but as branch initializers it
+    // kept a second copy resident (+500 MB on two A2.7B-shaped layers).
+    expert: (_branch, e) => ({
+      gate: weights.linear(moe, n.expert(e, 'gate_proj')),
+      up: weights.linear(moe, n.expert(e, 'up_proj')),
+      down: weights.linear(moe, n.expert(e, 'down_proj')),
     }),
   });
   return { hidden: s.node('Add', [afterAttn, moeOut], undefined, { name: 'moe_residual' }), selected };

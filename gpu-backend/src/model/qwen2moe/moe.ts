@@ -9,7 +9,7 @@ import type { Linear } from './weights.ts';
  *   selected [N,E] -> Cast f32 -> ReduceMax(axis 0) -> > 0 -> Split -> any_e [1] bool (If condition)
  *
  *   idx_e, y_e = If(any_e,
- *     then: (expert e's weights are this branch's initializers)
+ *     then:
  *           idx = NonZero(selected[:, e]) -> [M,1]; xs = GatherND(x, idx) [M,H]
  *           y = down(silu(gate xs) * up xs) * GatherND(weights[:, e:e+1], idx) -> idx [M,1], y [M,H]
  *     else: empty [0,1], [0,H] constants)
@@ -50,10 +50,7 @@ export interface SparseMoeInputs {
   base: string;
   numExperts: number;
   hiddenSize: number;
-  /**
-   * Expert e's weights, declared in `scope` (the expert's then-branch). ORT prepacks MatMulNBits
-   * weights only for initializers of the node's own graph; outer-scope ones were measured ~17x slower.
-   */
+  /** Expert e's weights; `scope` is its then-branch, for weights that belong inside it. */
   expert: (scope: GraphScope, e: number) => ExpertWeights;
 }
 

@@ -21,14 +21,13 @@ beforeAll(async () => {
 });
 
 describe('converted Qwen2MoE graph structure', () => {
-  it('keeps every checkpoint tensor as an initializer of the same name, stored externally, experts in their branch', () => {
+  it('keeps every checkpoint tensor as an initializer of the same name, stored externally', () => {
     const { manifest, model } = models.fp32;
     const branches = model.graph!.node!.filter((n) => n.opType === 'If').map((n) => ({ name: n.name!, g: n.attribute!.find((a) => a.name === 'then_branch')!.g! }));
     const inits = new Map(model.graph!.initializer!.map((t) => [t.name, t]));
     for (const b of branches) for (const t of b.g.initializer!) inits.set(t.name, t);
-    // ORT prepacks weights only for nodes of the initializer's own graph, so an expert's weights must sit in its branch.
-    const expert3 = branches.find((b) => b.name === '/model/layers.1/moe/experts/3/If')!;
-    expect(expert3.g.initializer!.map((t) => t.name).sort()).toEqual(['down_proj', 'gate_proj', 'up_proj'].map((p) => `model.layers.1.mlp.experts.3.${p}.weight`));
+    // Branch-local weights were measured to stay resident twice; they live in the main graph.
+    expect(branches.flatMap((b) => b.g.initializer!.filter((t) => t.name!.startsWith('model.')))).toEqual([]);
     for (const t of expectedTensors(manifest.architecture)) {
       const init = inits.get(t.name);
       expect(init, t.name).toBeDefined();

@@ -18,8 +18,7 @@ export interface ModelWeights {
   /**
    * A linear layer from checkpoint `name` ([out, in]) and optional bias. The weight initializers
    * (and any one-time preparation, e.g. a Cast of fp16 weights that ORT folds at load) are
-   * declared in `owner`'s graph, which must be the graph whose nodes use them: ORT prepacks
-   * weights only for nodes of the initializer's own graph.
+   * declared in `owner`'s graph; nodes of that graph and of its subgraphs may use them.
    */
   linear(owner: GraphScope, name: string, biasName?: string): Linear;
   /** An fp32 tensor (norm weights, the router): kept fp32 in every format. */
