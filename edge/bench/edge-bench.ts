@@ -64,6 +64,7 @@ try {
   if (backend.rejected() > 0) throw new Error(`${backend.rejected()} requests failed signature verification`);
 
   const med = (f: (run: (typeof runs)[number]) => number) => median(runs.map(f));
+  const range = (values: number[]): [number, number] => [Math.min(...values), Math.max(...values)];
   const rows: Row[] = (Object.keys(METRICS) as Metric[]).map((m) => ({
     metric: m,
     direct: med((r) => r.direct[m]),
@@ -71,13 +72,15 @@ try {
     edge: med((r) => r.edge[m]),
     addedVsDirect: med((r) => r.edge[m] - r.direct[m]),
     addedVsPassthrough: med((r) => r.edge[m] - r.passthrough[m]),
+    addedVsDirectRange: range(runs.map((r) => r.edge[m] - r.direct[m])),
+    addedVsPassthroughRange: range(runs.map((r) => r.edge[m] - r.passthrough[m])),
   }));
   const [ttfb, , , chunkP99] = rows;
   const judge = (value: number, target: number) => `${value.toFixed(2)} ms (target ≤ ${target} ms: ${value <= target ? 'met' : 'NOT met'})`;
   const verdict =
     `through wrangler dev vs direct: added p50 TTFB ${judge(ttfb.addedVsDirect, 2)}, added p99 per-chunk delay ${judge(chunkP99.addedVsDirect, 5)}; ` +
     `the edge's own cost over a bare pass-through Worker: p50 TTFB ${judge(ttfb.addedVsPassthrough, 2)}, p99 per-chunk ${judge(chunkP99.addedVsPassthrough, 5)}`;
-  console.table(rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? v.toFixed(2) : v]))));
+  console.table(rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? v.toFixed(2) : Array.isArray(v) ? v.map((x) => x.toFixed(1)).join('..') : v]))));
   console.log(verdict);
   writeSection({
     machine: `${cpus().length}-core ${cpus()[0]?.model.trim() ?? 'cpu'}, Node ${process.version}, wrangler 4.86.0 (local workerd)`,
