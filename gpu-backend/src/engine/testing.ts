@@ -8,6 +8,8 @@ import type { FinishReason, GenerationEvent, GenerationRequest, SamplingParams }
 export interface Collected {
   text: string;
   deltas: string[];
+  /** Tokens each delta came from (held-back text makes some carry several). */
+  deltaTokens: number[];
   tokenIds: number[];
   finishReason: FinishReason | null;
   usage: (Usage & { routing: NonNullable<Usage['routing']> }) | null;
@@ -15,10 +17,11 @@ export interface Collected {
 }
 
 export async function collect(events: AsyncIterable<GenerationEvent>, onDelta?: (n: number) => void): Promise<Collected> {
-  const out: Collected = { text: '', deltas: [], tokenIds: [], finishReason: null, usage: null, error: null };
+  const out: Collected = { text: '', deltas: [], deltaTokens: [], tokenIds: [], finishReason: null, usage: null, error: null };
   for await (const e of events) {
     if (e.type === 'delta') {
       out.deltas.push(e.text);
+      out.deltaTokens.push(e.tokenIds.length);
       out.text += e.text;
       out.tokenIds.push(...e.tokenIds);
       onDelta?.(out.deltas.length);

@@ -6,8 +6,8 @@
  *
  * Models: the tiny model (fp32 and int4), then the Qwen1.5-MoE-A2.7B-shaped int4 model if it was
  * built into .pickban/models (BENCH_MODEL_DIRS, comma-separated, names other real-size models).
- * Decode tokens/s = (n - 1) / (T(n) - T(1)): the median time of an n-token generation minus that of
- * a 1-token one for the same prompt, so prefill and the first step are not counted.
+ * Decode tokens/s = 1000 / the median time between consecutive streamed tokens (B=1: one step each),
+ * so prefill and the first token are not counted and one slow step does not move it.
  */
 import { cpus, loadavg } from 'node:os';
 import { existsSync } from 'node:fs';
@@ -40,11 +40,16 @@ const STRATEGIES: Strategy[] = [
   { name: 'pick_and_ban (keys 0,1, τ=0.5)', routing: (L, E, K) => routing(L, E, { strategy: 'pick_and_ban', topK: K, tau: 0.5, keyExperts: Object.fromEntries(Array.from({ length: L }, (_, l) => [l, [0, 1]])) }) },
 ];
 
+/** One request; besides its total time, the median time per token between streamed deltas (decode steps). */
 async function timed(engine: Engine, r: ResolvedRouting, prompt: string, maxTokens: number) {
   const t0 = performance.now();
-  const c = await collect(await engine.submit(request(r, { prompt, maxTokens })));
+  const at: number[] = [];
+  const c = await collect(await engine.submit(request(r, { prompt, maxTokens })), () => at.push(performance.now()));
   if (c.error) throw new Error(c.error);
-  return { ms: performance.now() - t0, tokens: c.usage!.completion_tokens, promptTokens: c.usage!.prompt_tokens, stats: c.usage!.routing };
+  // A delta may carry several tokens (held-back text): its interval is spread over them.
+  const perToken: number[] = [];
+  for (let k = 1; k < at.length; k++) for (let t = 0; t < c.deltaTokens[k]; t++) perToken.push((at[k] - at[k - 1]) / c.deltaTokens[k]);
+  return { ms: performance.now() - t0, perToken, tokens: c.usage!.completion_tokens, promptTokens: c.usage!.prompt_tokens, stats: c.usage!.routing };
 }
 
 async function benchModel(modelDir: string, label: string, { runs: RUNS, decodeTokens: DECODE_TOKENS, prefillWords: PREFILL_WORDS }: Settings): Promise<string[]> {
@@ -66,26 +71,24 @@ async function benchModel(modelDir: string, label: string, { runs: RUNS, decodeT
     promptTokens = r.promptTokens;
   }
   const strategies = STRATEGIES.filter((s) => engine.manifest.routing.strategies.includes(s.routing(L, E, K).strategy));
-  const one = strategies.map(() => [] as number[]);
-  const many = strategies.map(() => [] as number[]);
+  const perToken = strategies.map(() => [] as number[]);
   const experts: number[] = [];
   const tokens: number[] = [];
   for (const s of strategies) await timed(engine, s.routing(L, E, K), prompt, 4); // each strategy's path once
   // Round-robin over strategies, so drift (page cache, other load on the machine) hits them alike.
   for (let i = 0; i < RUNS; i++) {
     for (const [j, s] of strategies.entries()) {
-      one[j].push((await timed(engine, s.routing(L, E, K), prompt, 1)).ms);
       const r = await timed(engine, s.routing(L, E, K), prompt, DECODE_TOKENS);
-      many[j].push(r.ms);
+      perToken[j].push(...r.perToken);
       experts[j] = r.stats.experts_per_token.completion;
       tokens[j] = r.tokens;
     }
   }
   const rows = strategies.map((s, j) => {
-    // Medians of each side: a single slow 1-token run must not make decoding look free.
-    const msPerToken = (median(many[j]) - median(one[j])) / (tokens[j] - 1);
-    console.log(`${label} ${s.name}: ${(1000 / msPerToken).toFixed(1)} tok/s decode, ${experts[j].toFixed(2)} experts/token`);
-    return `| ${label} | decode, ${s.name} | ${(1000 / msPerToken).toFixed(1)} | ${msPerToken.toFixed(2)} | ${experts[j].toFixed(2)} | ${tokens[j]} |`;
+    // The median inter-token time: one slow step (GC, another process) does not move it.
+    const msPerToken = median(perToken[j]);
+    console.log(`${label} ${s.name}: ${(1000 / msPerToken).toFixed(1)} tok/s decode, ${experts[j].toFixed(2)} experts/token (${perToken[j].length} intervals)`);
+    return `| ${label} | decode, ${s.name} | ${(1000 / msPerToken).toFixed(1)} | ${msPerToken.toFixed(2)} | ${experts[j].toFixed(2)} | ${tokens[j]} × ${RUNS} |`;
   });
   const prefillMs = median(prefill);
   console.log(`${label} prefill: ${(promptTokens / (prefillMs / 1000)).toFixed(0)} tok/s (${promptTokens} tokens)`);
@@ -110,11 +113,11 @@ async function main() {
   const lines = [
     '## Engine (`npm run bench:engine`)',
     '',
-    `Engine API directly (no HTTP), CPU EP (2 intra-op threads by ORT's default here), greedy, one sequence. Decode tokens/s = (n − 1) / (T(n) − T(1)), so prefill and the first step are excluded; n = ${SMALL.decodeTokens} for the tiny models, ${LARGE.decodeTokens} for the real-size one. Prefill tokens/s = prompt tokens / time to a 1-token completion. Experts per token: completion tokens, from the graph's expert_mask (usage.routing). T(n), T(1) and the prefill time are medians of ${SMALL.runs} runs (tiny) / ${LARGE.runs} (real-size), taken round-robin over the strategies so drift (page cache of the memory-mapped weights, other load) hits all alike.`,
+    `Engine API directly (no HTTP), CPU EP (2 intra-op threads by ORT's default here), greedy, one sequence. Decode: 1000 / the median time between consecutive streamed tokens (one token per step at B=1), over n = ${SMALL.decodeTokens} (tiny) or ${LARGE.decodeTokens} (real-size) tokens per run; prefill and the first token are excluded. Prefill tokens/s = prompt tokens / time to a 1-token completion. Experts per token: completion tokens, from the graph's expert_mask (usage.routing). Runs: ${SMALL.runs} (tiny) / ${LARGE.runs} (real-size), taken round-robin over the strategies so drift (page cache of the memory-mapped weights, other load) hits all alike.`,
     '',
     `Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, 1-min load average ${loadBefore.toFixed(1)} before / ${loadavg()[0].toFixed(1)} after. Date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Peak RSS of the bench process: ${peakRssMb.toFixed(0)} MB. Command: \`npm run bench:engine\` (BENCH_RUNS, BENCH_DECODE_TOKENS, BENCH_LARGE_RUNS, BENCH_LARGE_DECODE_TOKENS; BENCH_MODEL_DIRS replaces the default real-size model, .pickban/models/qwen1.5-moe-a2.7b-shaped-int4, when present).`,
     '',
-    '| model | workload | tokens/s | ms per token | experts per token | completion tokens |',
+    '| model | workload | tokens/s | ms per token | experts per token | completion tokens × runs |',
     '|---|---|---|---|---|---|',
     ...rows,
   ];
