@@ -27,7 +27,7 @@ export default defineConfig({
       {
         test: {
           name: 'node',
-          include: ['shared/**/*.test.ts', 'gpu-backend/**/*.test.ts'],
+          include: ['shared/**/*.test.ts', 'gpu-backend/**/*.test.ts', 'edge/scripts/**/*.test.ts'],
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 300_000,

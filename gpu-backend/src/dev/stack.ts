@@ -99,7 +99,8 @@ async function ensureDevKey(stateDir: string, persistTo: string): Promise<string
   const keyFile = join(stateDir, 'dev-api-key');
   if (existsSync(keyFile)) return readFileSync(keyFile, 'utf8').trim();
   const { createKey } = await import('../../../edge/scripts/keys/store.ts');
-  const key = await createKey({ name: 'development', local: true, persistTo });
+  // Generous rate for local work: the playground and the e2e suite fire many requests.
+  const key = await createKey({ name: 'development', local: true, persistTo, rpm: 6000 });
   writeFileSync(keyFile, key + '\n', { mode: 0o600 });
   return key;
 }
