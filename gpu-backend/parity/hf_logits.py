@@ -28,9 +28,11 @@ def main() -> None:
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     model = AutoModelForCausalLM.from_pretrained(ckpt, dtype=torch.float32, attn_implementation="eager").to(device).eval()
+    vocab = model.config.vocab_size
     results = []
     with torch.no_grad():
-        for ids in SEQUENCES:
+        for seq in SEQUENCES:
+            ids = [i % vocab for i in seq]  # small-vocab models (the trained default) get the same lengths
             x = torch.tensor([ids], device=device)
             logits = model(input_ids=x).logits[0, -1].float().cpu()
             results.append({"input_ids": ids, "last_logits": logits.tolist()})
