@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { buildOnce } from './build-once.ts';
 import { join, resolve } from 'node:path';
 import { generateCheckpoint } from '../checkpoint/generator.ts';
 import { PRESETS } from '../checkpoint/presets.ts';
@@ -41,23 +42,6 @@ export interface TinyModel {
   /** The HF-format checkpoint it was converted from. */
   checkpointDir: string;
   dtype: WeightDtype;
-}
-
-/** Builds `final` with `build(tmp)` unless it exists; safe against concurrent builders. */
-function buildOnce(final: string, isComplete: (dir: string) => boolean, build: (tmp: string) => void): void {
-  if (isComplete(final)) return;
-  const tmp = `${final}.build-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  try {
-    build(tmp);
-    try {
-      renameSync(tmp, final);
-    } catch (err) {
-      // Someone else finished first (the target exists and is not empty): theirs is as good as ours.
-      if (!isComplete(final)) throw err;
-    }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
 }
 
 /** Builds from older sources are dropped once nobody can still be creating them (~160 MB each). */
