@@ -5,6 +5,12 @@
 export const SIGNATURE_HEADER = 'x-pickban-signature';
 export const TIMESTAMP_HEADER = 'x-pickban-timestamp';
 export const MAX_SIGNATURE_AGE_S = 60;
+/**
+ * The API key's per-request token cap, sent by the edge beside the body. The backend uses it to
+ * bound its default max_tokens when a request names none; explicit values above it never get past
+ * the edge. A header rather than a rewritten body, so the request keeps the client's meaning.
+ */
+export const MAX_TOKENS_CAP_HEADER = 'x-pickban-max-tokens-cap';
 
 const encoder = new TextEncoder();
 type Bytes = Uint8Array<ArrayBuffer>;

@@ -2,13 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startStack, type Stack } from '../../gpu-backend/src/dev/stack.ts';
+import { ensureDefaultModel } from '../../gpu-backend/src/dev/default-model.ts';
 import { getTinyModel } from '../../gpu-backend/src/testing/tiny-model.ts';
 import { signedFetch } from '../../gpu-backend/src/server/signed-client.ts';
 
-/** The real stack as `npm start` runs it, on the tiny model, in a throwaway state dir. */
-export async function startTestStack(backendEnv: Record<string, string> = {}): Promise<Stack & { dispose(): Promise<void> }> {
+/** The real stack as `npm start` runs it (tiny model unless asked for the default), in a throwaway state dir. */
+export async function startTestStack(opts: { backendEnv?: Record<string, string>; model?: 'tiny' | 'brown' } = {}): Promise<Stack & { dispose(): Promise<void> }> {
   const stateDir = mkdtempSync(join(tmpdir(), 'pickban-e2e-'));
-  const { modelDir } = await getTinyModel();
+  const modelDir = opts.model === 'brown' ? await ensureDefaultModel('brown', stateDir) : (await getTinyModel()).modelDir;
+  const backendEnv = opts.backendEnv ?? {};
   const stack = await startStack({ stateDir, modelDir, backendEnv });
   return {
     ...stack,

@@ -33,7 +33,8 @@ export function policyViolation(key: KeyRecord, body: OpenAIBody): ApiError | nu
 
 /**
  * Enforces what a key may ask for (403 naming the refused field). A request without a token limit
- * gets the key's cap written in, so the backend enforces the same ceiling the edge promised.
+ * is left as is: the key's cap travels as a header (see forward.ts) and bounds the backend's default,
+ * since writing the cap into max_tokens would exceed small models' context.
  */
 export function keyPolicy(): MiddlewareHandler<AppEnv> {
   return async function keyPolicy(c, next) {
@@ -41,11 +42,6 @@ export function keyPolicy(): MiddlewareHandler<AppEnv> {
     const body = c.get('body');
     const violation = policyViolation(key, body);
     if (violation) throw violation;
-    const req = body.request as Record<string, unknown>;
-    if (req.max_tokens == null && req.max_completion_tokens == null) {
-      const json = { ...body.json, max_tokens: key.max_tokens };
-      c.set('body', { ...body, json, text: JSON.stringify(json) });
-    }
     await next();
   };
 }

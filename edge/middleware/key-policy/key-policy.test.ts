@@ -23,12 +23,14 @@ describe('keyPolicy', () => {
     expect((await chat(key, { max_tokens: 64 })).status).toBe(200);
   });
 
-  it('writes the key cap into a request that sets no token limit', async () => {
+  it('sends the key cap beside a request that sets no token limit, body untouched', async () => {
     const { key } = await putKey({ max_tokens: 77 });
     const requestId = newRequestId();
     expect((await chat(key, { temperature: 0.5 }, { requestId })).status).toBe(200);
     const [seen] = await backendLog(requestId);
-    expect(JSON.parse(seen.body)).toMatchObject({ max_tokens: 77, temperature: 0.5, model: 'fake-moe' });
+    expect(seen.headers['x-pickban-max-tokens-cap']).toBe('77');
+    expect(JSON.parse(seen.body)).not.toHaveProperty('max_tokens');
+    expect(JSON.parse(seen.body)).toMatchObject({ temperature: 0.5, model: 'fake-moe' });
   });
 
   it('forwards a request that sets its own limit byte for byte', async () => {

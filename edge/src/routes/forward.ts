@@ -3,6 +3,7 @@ import { backendError } from '../../proxy/backend-error.ts';
 import { endToEndHeaders } from '../../proxy/headers.ts';
 import { relaySse } from '../../proxy/relay.ts';
 import { fetchUpstream } from '../../proxy/upstream.ts';
+import { MAX_TOKENS_CAP_HEADER } from '../../../shared/signing/index.ts';
 import type { AppEnv } from '../env.ts';
 
 /** Header the backend may use to attribute work (logs, metrics) to a key without seeing the key. */
@@ -27,6 +28,7 @@ export function forward(path: string): Handler<AppEnv> {
         accept: streaming ? 'text/event-stream' : 'application/json',
         'x-request-id': c.get('requestId'),
         [KEY_ID_HEADER]: c.get('apiKey').id,
+        [MAX_TOKENS_CAP_HEADER]: String(c.get('apiKey').max_tokens),
       },
       secret: config.BACKEND_SECRET,
       signal: c.get('clientSignal'),

@@ -70,6 +70,12 @@ describe('mapRequest', () => {
     expect(m).toMatchObject({ stream: true, includeUsage: true });
   });
 
+  it("bounds the default max_tokens by the edge's key cap, never an explicit one", async () => {
+    expect((await mapRequest('chat', validChat('tiny'), ctx, 'r', 20)).generation.sampling.maxTokens).toBe(20);
+    expect((await mapRequest('chat', validChat('tiny'), ctx, 'r', 1000)).generation.sampling.maxTokens).toBe(64);
+    expect((await mapRequest('chat', { ...validChat('tiny'), max_tokens: 50 }, ctx, 'r', 20)).generation.sampling.maxTokens).toBe(50);
+  });
+
   it('takes a one-element prompt array as the prompt', async () => {
     const m = await mapRequest('completion', { ...validCompletion('tiny'), prompt: ['abc'] }, ctx, 'r3');
     expect(m.generation.prompt).toBe('abc');

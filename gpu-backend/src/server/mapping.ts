@@ -33,7 +33,7 @@ export interface MappedRequest {
 }
 
 /** Parses an OpenAI body (already JSON-decoded) into the engine's GenerationRequest, or throws a 400 ApiError naming the param. */
-export async function mapRequest(endpoint: Endpoint, body: unknown, ctx: MappingContext, requestId: string): Promise<MappedRequest> {
+export async function mapRequest(endpoint: Endpoint, body: unknown, ctx: MappingContext, requestId: string, maxTokensCap?: number): Promise<MappedRequest> {
   const req = endpoint === 'chat' ? parse(ChatCompletionRequestSchema, body) : parse(CompletionRequestSchema, body);
   if (req.model !== ctx.modelId) {
     throw new ApiError(404, `The model '${req.model}' does not exist on this backend (serving '${ctx.modelId}')`, 'model', 'model_not_found');
@@ -51,7 +51,7 @@ export async function mapRequest(endpoint: Endpoint, body: unknown, ctx: Mapping
       topP: req.top_p ?? ctx.samplingDefaults.topP,
       topK: 0,
       seed: req.seed ?? undefined,
-      maxTokens: maxTokens(req, ctx),
+      maxTokens: maxTokens(req, ctx, maxTokensCap),
       stop: stopStrings(req.stop),
     },
     routing: resolveRouting(req.routing, ctx.limits, profile),
@@ -70,10 +70,10 @@ export async function mapRequest(endpoint: Endpoint, body: unknown, ctx: Mapping
  * the server cannot know the remaining context before the engine tokenizes, and a bounded default
  * keeps one forgotten field from holding a batch slot for the whole context.
  */
-function maxTokens(req: ChatCompletionRequest | CompletionRequest, ctx: MappingContext): number {
+function maxTokens(req: ChatCompletionRequest | CompletionRequest, ctx: MappingContext, cap = Infinity): number {
   const maxCompletion = (req as ChatCompletionRequest).max_completion_tokens;
   const explicit = maxCompletion != null ? { param: 'max_completion_tokens', value: maxCompletion } : req.max_tokens != null ? { param: 'max_tokens', value: req.max_tokens } : null;
-  if (!explicit) return Math.min(ctx.defaultMaxTokens, ctx.contextLength - 1);
+  if (!explicit) return Math.min(ctx.defaultMaxTokens, ctx.contextLength - 1, cap);
   if (explicit.value >= ctx.contextLength) {
     throw new ApiError(400, `${explicit.param} is ${explicit.value}, but this model's context is ${ctx.contextLength} tokens including the prompt`, explicit.param, 'context_length_exceeded');
   }

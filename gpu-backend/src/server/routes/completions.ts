@@ -1,3 +1,4 @@
+import { MAX_TOKENS_CAP_HEADER } from '../../../../shared/signing/index.ts';
 import type { Context } from 'hono';
 import { join } from 'node:path';
 import { ApiError } from '../../../../shared/openai/errors.ts';
@@ -49,7 +50,9 @@ export function completionHandler(endpoint: Endpoint, deps: CompletionDeps) {
     const body = await readJson(c);
     // The engine keys sequences by id; x-request-id comes from outside and may repeat (client-chosen,
     // retried), so the engine gets a per-process unique id that still starts with it for the logs.
-    const mapped = await mapRequest(endpoint, body, mappingContext(engine), `${c.get('requestId')}#${++sequence}`);
+    // The edge's key cap bounds only the default; a malformed header is ignored, not trusted.
+    const cap = Number(c.req.header(MAX_TOKENS_CAP_HEADER));
+    const mapped = await mapRequest(endpoint, body, mappingContext(engine), `${c.get('requestId')}#${++sequence}`, Number.isInteger(cap) && cap > 0 ? cap : undefined);
 
     // Client disconnect (node-server aborts the request signal) and shutdown both end the sequence.
     const abort = new AbortController();
