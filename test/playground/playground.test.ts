@@ -1,4 +1,5 @@
-import { mkdtempSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -146,6 +147,39 @@ describe('routing playground', () => {
     const table = await p.$$eval('[data-compare] tr', (rows) => rows.map((r) => [...r.children].map((c) => c.textContent)));
     expect(table.find((r) => r[0] === 'experts/token (completion)')?.[2]).toBe('1.00');
     expect(Number(table.find((r) => r[0] === 'tokens/s')?.[1])).toBeGreaterThan(0);
+  });
+
+  it('copies the request as curl and as OpenAI-client code, and both run as copied', async () => {
+    const p = await openPlayground();
+    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.edgeUrl });
+    await p.selectOption('[data-panel="A"] [data-control="strategy"]', 'ban');
+    await p.fill('[data-panel="A"] [data-knob="tau"]', '0.5');
+    await p.fill('#max-tokens', '8');
+    const copied = async (format: string) => {
+      await p.selectOption('[data-panel="A"] [data-format]', format);
+      await p.click('[data-panel="A"] [data-copy]');
+      await p.waitForSelector('[data-panel="A"] [data-copy]:text("Copied")');
+      const text = await p.evaluate(() => navigator.clipboard.readText());
+      expect(text).toBe(await p.textContent('[data-request="A"]'));
+      expect(text).not.toContain(stack.apiKey);
+      return text;
+    };
+    const env = { ...process.env, PICKBAN_API_KEY: stack.apiKey };
+    const curlOut = execFileSync('bash', ['-c', await copied('curl')], { env, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(curlOut).toContain('data: [DONE]');
+    expect(curlOut).toMatch(/"routing":\{"strategy":"ban"/);
+
+    // Written inside the repository so `import 'openai'` resolves from its node_modules.
+    const dir = resolve(import.meta.dirname, '../../.pickban/playground-snippets');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `openai-${process.pid}.mjs`);
+    writeFileSync(file, await copied('openai'));
+    try {
+      const out = execFileSync(process.execPath, [file], { env, encoding: 'utf8', timeout: 60_000 });
+      expect(out.length).toBeGreaterThan(0);
+    } finally {
+      rmSync(file, { force: true });
+    }
   });
 
   it('fits a phone-width screen without sideways scrolling', async () => {
