@@ -4,6 +4,7 @@ import { GraphBuilder, WeightWriter } from '../model/onnx/index.ts';
 import { buildQwen2MoeGraph } from '../model/qwen2moe/index.ts';
 import { MANIFEST_FILE, type ExecutionProvider, type WeightDtype } from '../model/contract.ts';
 import { buildManifest } from './manifest.ts';
+import { copyProfiles } from './profiles.ts';
 import { routerFor, SUPPORTED_STRATEGIES } from './router.ts';
 import { ConvertError, openSource } from './source.ts';
 import { QUANT_BLOCK_SIZE, StreamingWeights } from './weight-store.ts';
@@ -65,7 +66,7 @@ export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
     const graph = g.toModelBytes({ opsetVersion: 17 });
     writeFileSync(join(tmp, GRAPH_FILE), graph);
     for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(source.dir, f), join(tmp, f));
-    mkdirSync(join(tmp, 'profiles'));
+    copyProfiles(source.dir, join(tmp, 'profiles'), arch);
     const manifest = buildManifest({
       source, dtype, maxTopK, graphs: { cpu: GRAPH_FILE }, strategies: SUPPORTED_STRATEGIES,
       blockSize: dtype === 'int4' || dtype === 'int8' ? QUANT_BLOCK_SIZE : undefined,
