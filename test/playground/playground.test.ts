@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKey } from '../../edge/scripts/keys/store.ts';
 import { startTestStack } from '../e2e/stack.ts';
 import { launchChromium } from './browser.ts';
 
@@ -125,6 +126,24 @@ describe('routing playground', () => {
     const p = await openPlayground('pb_not-a-real-key');
     await p.waitForSelector('header [data-error="key"]:not(:empty)');
     expect(await p.textContent('header [data-error="key"]')).toMatch(/^401: /);
+  });
+
+  it('shows a 403 beside the control it refuses', async () => {
+    const key = await createKey({ name: 'topk-only', local: true, persistTo: `${stack.stateDir}/wrangler-state`, routing: { raw_key_experts: false, strategies: ['top_k'] } });
+    const p = await openPlayground(key);
+    await p.selectOption('[data-panel="A"] [data-control="strategy"]', 'ban');
+    await runAndWait(p);
+    expect(await p.textContent('[data-panel="A"] [data-error="strategy"]')).toMatch(/^403: .*'ban'/);
+  });
+
+  it('shows a 429 beside the key field once the key passes its rate', async () => {
+    const key = await createKey({ name: 'slow', local: true, persistTo: `${stack.stateDir}/wrangler-state`, rpm: 1 });
+    const p = await openPlayground(key);
+    const keyError = () => p.textContent('header [data-error="key"]');
+    for (let i = 0; i < 30 && !(await keyError()); i++) {
+      await Promise.all([p.waitForResponse((r) => r.url().endsWith('/v1/models')), p.click('#connect')]);
+    }
+    expect(await keyError()).toMatch(/^429: /);
   });
 
   it('compares two settings: both outputs, both heatmaps, their difference, speed and experts per token', async () => {
