@@ -4,12 +4,13 @@ import { parseArgs } from 'node:util';
 import { RoutingProfileSchema } from '../../../shared/routing/resolve.ts';
 import { calibrateProfile } from './calibrate.ts';
 import { openProbeModel } from './probe-model.ts';
-import { readTexts, tokenWindows } from './text-data.ts';
+import { readTexts, spreadWindows } from './text-data.ts';
 
 /**
  * npm run calibrate -- --model <model-dir> --data <files...> --name <profile>
  *   [--key-experts N] [--candidates M] [--max-tokens T] [--window W] [--k-min K] [--where field=value]
- * Writes <model-dir>/profiles/<name>.json (RoutingProfileSchema).
+ * Writes <model-dir>/profiles/<name>.json (RoutingProfileSchema). --max-tokens is spent on evenly
+ * spaced windows of --window tokens across all the given text, so every text of a group is sampled.
  */
 
 const USAGE = 'usage: npm run calibrate -- --model <model-dir> --data <files...> --name <profile> [--key-experts 2] [--candidates 6] [--max-tokens 4096] [--window 256] [--k-min 1] [--where group=fiction] [--threads N]';
@@ -73,7 +74,7 @@ export async function runCalibrate(args: CalibrateCliArgs, log: (m: string) => v
   const model = await openProbeModel(args.model, { threads: args.threads });
   const texts = readTexts(args.data, args.where);
   const separator = model.tokenizer.encode('<|endoftext|>');
-  const windows = tokenWindows((t) => model.tokenizer.encode(t), texts, {
+  const windows = spreadWindows((t) => model.tokenizer.encode(t), texts, {
     window: args.window, maxTokens: args.maxTokens, separator: separator.length === 1 ? separator[0] : model.manifest.padTokenId,
   });
   const profile = await calibrateProfile(model, windows, {

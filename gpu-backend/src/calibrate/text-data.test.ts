@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readTexts, tokenWindows } from './text-data.ts';
+import { readTexts, spreadWindows, tokenWindows } from './text-data.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pickban-text-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,5 +27,14 @@ describe('tokenWindows', () => {
     expect(tokenWindows(encode, ['abcdefgh'], { window: 3, maxTokens: 7, separator: 0 })).toEqual([[97, 98, 99], [100, 101, 102]]);
     // A trailing window of one token scores nothing and is dropped.
     expect(tokenWindows(encode, ['abcd'], { window: 4, maxTokens: 5, separator: 0 })).toEqual([[97, 98, 99, 100]]);
+  });
+});
+
+describe('spreadWindows', () => {
+  const encode = (t: string) => [...t].map((c) => c.charCodeAt(0) - 96);
+  it('takes evenly spaced full windows across all texts', () => {
+    // 'abcdefgh' 0 'ijklmnop' 0 = 18 tokens -> 9 windows of 2; a budget of 4 tokens takes windows 0 and 4.
+    expect(spreadWindows(encode, ['abcdefgh', 'ijklmnop'], { window: 2, maxTokens: 4, separator: 0 })).toEqual([[1, 2], [0, 9]]);
+    expect(spreadWindows(encode, ['abc'], { window: 2, maxTokens: 100, separator: 0 })).toEqual([[1, 2], [3, 0]]);
   });
 });

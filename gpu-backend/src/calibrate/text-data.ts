@@ -26,6 +26,18 @@ export function readTexts(files: readonly string[], where: Record<string, string
 }
 
 /**
+ * The whole text cut into windows, then floor(maxTokens / window) of them taken evenly spaced, so
+ * a budget of a few thousand tokens samples every text of a genre group rather than the first one.
+ * Returns every full window when there are fewer than that.
+ */
+export function spreadWindows(encode: (text: string) => number[], texts: readonly string[], opts: { window: number; maxTokens: number; separator: number }): number[][] {
+  const all = tokenWindows(encode, texts, { ...opts, maxTokens: Infinity }).filter((w) => w.length === opts.window);
+  const n = Math.max(1, Math.floor(opts.maxTokens / opts.window));
+  if (all.length <= n) return all;
+  return Array.from({ length: n }, (_, i) => all[Math.floor((i * all.length) / n)]);
+}
+
+/**
  * Texts joined by the end-of-text token (as the model was trained), cut into non-overlapping
  * windows of `window` tokens until `maxTokens` tokens are taken. The last window may be shorter
  * (but has at least 2 tokens, so it scores something).
