@@ -105,6 +105,14 @@ describe('routing playground', () => {
     expect(await p.textContent('[data-result="A"] .readout')).toMatch(/^layer 1 · expert 7 \(key\)/);
     expect(await p.$$('[data-result="A"] .bars rect.completion')).toHaveLength(layers.size);
     await p.screenshot({ path: SCREENSHOT, fullPage: true });
+
+    // Counting prompt and completion tokens apart splits every cell, and key experts stay at 100% in each.
+    await p.selectOption('[data-part="A"]', 'prompt');
+    const prompt = await cells(p, '[data-result="A"]');
+    await p.selectOption('[data-part="A"]', 'completion');
+    const completion = await cells(p, '[data-result="A"]');
+    grid.forEach((c, i) => expect(c.count).toBe(prompt[i].count! + completion[i].count!));
+    for (const part of [prompt, completion]) expect(part.filter((c) => c.key).every((c) => c.value === 1)).toBe(true);
   });
 
   it('shows the API’s 400 for an out-of-range τ beside the τ control', async () => {

@@ -2,7 +2,7 @@ import type { RoutingStats } from '../../../shared/openai/responses.ts';
 import { perLayerBars } from './bars.ts';
 import { h } from './dom.ts';
 import { heatmap } from './heatmap.ts';
-import { runMetrics, shareCells } from './stats.ts';
+import { runMetrics, shareCells, type TokenPart } from './stats.ts';
 
 /** One run's output: streamed text, speed and experts per token, heatmap and per-layer bars. */
 export interface ResultView {
@@ -11,6 +11,15 @@ export interface ResultView {
   append(text: string): void;
   finish(stats: RoutingStats | undefined, totalSeconds: number, keySets: Set<number>[], maxTopK: number): void;
   fail(message: string): void;
+}
+
+/** The heatmap with a picker for which tokens it counts: prompt and completion often route differently. */
+function heatmapWithPart(name: string, render: (part: TokenPart) => HTMLElement): HTMLElement {
+  const part = h('select', { 'aria-label': `tokens counted in heatmap ${name}`, 'data-part': name },
+    h('option', { value: 'all' }, 'all tokens'), h('option', { value: 'prompt' }, 'prompt tokens'), h('option', { value: 'completion' }, 'completion tokens'));
+  const box = h('div', {}, render('all'));
+  part.addEventListener('change', () => box.replaceChildren(render(part.value as TokenPart)));
+  return h('div', { class: 'heatmap-box' }, h('label', {}, 'Heatmap counts ', part), box);
 }
 
 export function resultView(name: string): ResultView {
@@ -45,7 +54,7 @@ export function resultView(name: string): ResultView {
         ...item('tokens/s', `${m.tokensPerSecond.toFixed(1)} (${m.completionTokens} tokens)`, 'tokens-per-second'),
         ...item('experts/token', `prompt ${m.expertsPerToken.prompt.toFixed(2)} · completion ${m.expertsPerToken.completion.toFixed(2)} · overall ${m.expertsPerToken.overall.toFixed(2)}`, 'experts-per-token'),
       );
-      if (stats.counts) charts.append(heatmap(shareCells(stats, keySets), { scale: 'share', caption: `Share of tokens selecting each expert (${name}); outlined: key experts` }));
+      if (stats.counts) charts.append(heatmapWithPart(name, (part) => heatmap(shareCells(stats, keySets, part), { scale: 'share', caption: `Share of ${part === 'all' ? '' : `${part} `}tokens selecting each expert (${name}); outlined: key experts` })));
       charts.append(perLayerBars(stats.per_layer.prompt, stats.per_layer.completion, maxTopK));
     },
     fail(message) {

@@ -9,8 +9,13 @@ export function selectionGrid(stats: RoutingStats): { counts: number[][]; prompt
   return { counts, prompt, completion, tokens: stats.tokens.prompt + stats.tokens.completion };
 }
 
-export function shareCells(stats: RoutingStats, keySets: Set<number>[]): HeatmapCell[][] {
-  const { counts, prompt, completion, tokens } = selectionGrid(stats);
+export type TokenPart = 'all' | 'prompt' | 'completion';
+
+/** Cells for one run; `part` restricts the counts and the token total to prompt or completion tokens. */
+export function shareCells(stats: RoutingStats, keySets: Set<number>[], part: TokenPart = 'all'): HeatmapCell[][] {
+  const grid = selectionGrid(stats);
+  const counts = part === 'all' ? grid.counts : grid[part];
+  const tokens = part === 'all' ? grid.tokens : stats.tokens[part];
   return counts.map((row, layer) =>
     row.map((count, expert) => {
       const key = keySets[layer]?.has(expert) ?? false;
@@ -19,7 +24,7 @@ export function shareCells(stats: RoutingStats, keySets: Set<number>[]): Heatmap
         value: share,
         count,
         key,
-        readout: `layer ${layer} · expert ${expert}${key ? ' (key)' : ''}: ${count} of ${tokens} tokens (${(100 * share).toFixed(0)}%) · prompt ${prompt[layer][expert]}, completion ${completion[layer]?.[expert] ?? 0}`,
+        readout: `layer ${layer} · expert ${expert}${key ? ' (key)' : ''}: ${count} of ${tokens} ${part === 'all' ? '' : `${part} `}tokens (${(100 * share).toFixed(0)}%) · prompt ${grid.prompt[layer][expert]}, completion ${grid.completion[layer]?.[expert] ?? 0}`,
       };
     }),
   );
