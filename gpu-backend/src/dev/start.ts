@@ -39,6 +39,8 @@ Or with the OpenAI client (npm install openai):
     routing: { strategy: 'ban', tau: 0.5 } });
   console.log(r.choices[0].message.content, r.usage);
 
+The routing playground: ${stack.edgeUrl}/playground
+
 Ctrl-C stops everything.
 
 PICKBAN_URL=${stack.edgeUrl}
