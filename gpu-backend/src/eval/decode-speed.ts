@@ -26,10 +26,12 @@ export async function decodeTokensPerSecond(model: ProbeModel, prompt: readonly 
 }
 
 /**
- * Decode speed of every routing, measured round-robin `rounds` times and reported as the median,
+ * Decode speed of every routing, after a short warm-up of each, measured round-robin `rounds` times and reported as the median,
  * so a burst of load on a shared machine does not land on one strategy only.
  */
 export async function decodeSpeeds(model: ProbeModel, prompt: readonly number[], routings: readonly RowRouting[], steps: number, rounds = 3): Promise<number[]> {
+  // One untimed pass first: ORT sizes its buffers for decode shapes after the batched quality runs.
+  for (const routing of routings) await decodeTokensPerSecond(model, prompt, routing, Math.min(steps, 4));
   const samples = routings.map(() => [] as number[]);
   for (let r = 0; r < rounds; r++) {
     for (const [i, routing] of routings.entries()) samples[i].push(await decodeTokensPerSecond(model, prompt, routing, steps));

@@ -21,7 +21,7 @@ export async function renderQualityPlot(points: readonly PlotPoint[], title: str
     title,
     background: 'white',
     data: { values: points.map((p) => ({ ...p })) },
-    facet: { column: { field: 'group', type: 'nominal', title: null, header: { labelFontSize: 13 } } },
+    facet: { column: { field: 'group', type: 'nominal', title: null, header: { labelFontSize: 13 }, sort: [...new Set(points.map((p) => p.group))] } },
     resolve: { scale: { y: 'independent' } },
     spec: {
       width: 260,

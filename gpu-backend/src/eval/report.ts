@@ -51,6 +51,25 @@ export function verdicts(rows: readonly EvalRow[], topK: number): GroupVerdict[]
     const mis = g.find((r) => r.config.series === 'pick (mismatched)');
     const pickReached = pick !== undefined && pick.perplexity < base.perplexity;
     if (pick) parts.push(`matched pick ppl ${pct(rel(pick))}${mis ? `, mismatched pick ${pct(rel(mis))}` : ''}`);
+    const gap = banAndPickGap(bans, g.filter((r) => r.config.strategy === 'ban_and_pick'));
+    if (gap !== undefined) parts.push(`ban_and_pick against ban at the same experts/token: ${pct(gap)} ppl on average`);
     return { group, banReached, pickReached, text: `${group}: ${parts.join('; ')}.` };
   });
+}
+
+/**
+ * Mean relative perplexity of ban_and_pick points over the ban curve, linearly interpolated at the
+ * same experts/token (points outside the ban sweep's range are skipped).
+ */
+export function banAndPickGap(bans: readonly EvalRow[], banAndPick: readonly EvalRow[]): number | undefined {
+  const curve = [...bans].sort((a, b) => a.expertsPerToken - b.expertsPerToken);
+  const gaps: number[] = [];
+  for (const p of banAndPick) {
+    const i = curve.findIndex((c) => c.expertsPerToken >= p.expertsPerToken);
+    if (i <= 0) continue;
+    const [a, b] = [curve[i - 1], curve[i]];
+    const t = (p.expertsPerToken - a.expertsPerToken) / (b.expertsPerToken - a.expertsPerToken);
+    gaps.push(p.perplexity / (a.perplexity + t * (b.perplexity - a.perplexity)) - 1);
+  }
+  return gaps.length ? gaps.reduce((x, y) => x + y, 0) / gaps.length : undefined;
 }

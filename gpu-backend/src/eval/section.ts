@@ -16,9 +16,10 @@ export function benchmarksSection(o: { args: EvalArgs; rows: EvalRow[]; verdicts
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores, shared: load average ${loadavg()[0].toFixed(1)} at the end), Node ${process.version}, onnxruntime-node CPU, in ${o.seconds.toFixed(0)} s.`,
     `Command: \`npm run eval:routing -- ${flags.join(' ')}\`. Model: the default Brown-corpus Qwen2MoE (${arch.numLayers} layers, ${arch.numExperts} experts, top-${arch.numExpertsPerTok}, fp32 graph) with its shipped calibrated profiles (\`gpu-backend/default-model/profiles/\`, \`npm run calibrate\` on each group's train split).`,
     '',
-    `- **Text:** each group's held-out test split (\`npm run data:brown\`), texts joined by \`<|endoftext|>\`, ${Math.floor(args.maxTokens / args.window)} evenly spaced windows of ${args.window} tokens; every position but a window's first is scored. Perplexity is token-level with the model's 8K tokenizer (shorter context than TRAINING.md's 512-token windows, so somewhat higher).`,
+    `- **Text:** each group's held-out test split (\`npm run data:brown\`), texts joined by \`<|endoftext|>\`, ${Math.floor(args.maxTokens / args.window)} evenly spaced windows of ${args.window} tokens; every position but a window's first is scored. Perplexity is token-level with the model's 8K tokenizer; windows and weights (fp32 here, bf16 there) differ from TRAINING.md's 512-token evaluation, so the numbers are not directly comparable with it.`,
     '- **Experts/token:** routed experts per token and layer, averaged over all positions (the shared expert is not counted).',
     `- **Settings:** ban τ ∈ {${args.sweep.taus.join(', ')}} with m = ${args.sweep.minExperts}; pick (λ = 1) and pick_and_ban (τ = ${args.sweep.pickAndBanTau}) with the group's own profile and with a mismatched one; ban_and_pick λ ∈ {${args.sweep.lambdas.join(', ')}} with the group's profile (K = ${arch.numExpertsPerTok}, K_min = ${args.sweep.minExperts}).`,
+    `- **Where the compute is:** the routed experts are ${(routedShare(arch) * 100).toFixed(0)}% of this model's multiply-adds per token at K = ${arch.numExpertsPerTok} (attention, the shared expert and the ${arch.vocabSize}-token lm_head are the rest), and a step runs a few hundred small graph nodes, so Ban's decode speed-up is bounded well below its cut in experts here.`,
     `- **Decode tokens/s:** greedy, batch 1, ${args.decodeSteps} tokens after a ${args.decodePrompt}-token prompt, through the graph with its KV cache (no HTTP, no engine scheduler); median of ${args.rounds} round-robin rounds. The machine was shared with other jobs, so treat these as rough.`,
     '',
     `![Perplexity against experts per token](${o.plot})`,
@@ -31,4 +32,13 @@ export function benchmarksSection(o: { args: EvalArgs; rows: EvalRow[]; verdicts
     '',
     ...o.verdicts.map((v) => `- ${v.text}`),
   ];
+}
+
+/** Routed experts' share of the multiply-adds per token (attention projections, experts, lm_head). */
+export function routedShare(arch: Architecture): number {
+  const { hiddenSize: H, numHeads, numKvHeads, headDim: D, numLayers: L, numExpertsPerTok: K } = arch;
+  const attention = H * numHeads * D * 2 + H * numKvHeads * D * 2;
+  const routed = K * 3 * H * arch.moeIntermediateSize;
+  const shared = 3 * H * arch.sharedExpertIntermediateSize;
+  return (L * routed) / (L * (attention + routed + shared) + H * arch.vocabSize);
 }
