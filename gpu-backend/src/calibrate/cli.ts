@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RoutingProfileSchema } from '../../../shared/routing/resolve.ts';
+import { RoutingSchema } from '../../../shared/routing/schema.ts';
 import { calibrateProfile } from './calibrate.ts';
 import { openProbeModel } from './probe-model.ts';
 import { readTexts, spreadWindows } from './text-data.ts';
@@ -40,7 +41,8 @@ export function parseCalibrateArgs(argv: string[]): CalibrateCliArgs {
   });
   const data = [...(values.data ?? []), ...positionals];
   if (!values.model || !values.name || data.length === 0) throw new Error(USAGE);
-  if (!RoutingProfileSchema.shape.name.safeParse(values.name).success || !/^[A-Za-z0-9_.-]+$/.test(values.name)) throw new Error(`--name ${values.name}: use letters, digits, "_", "." and "-"`);
+  // The request schema's `routing.profile` rule: a name a request can refer to, and no path tricks.
+  if (!RoutingSchema.shape.profile.safeParse(values.name).success) throw new Error(`--name ${values.name}: use letters, digits, "_", "." and "-" (at most 128)`);
   const int = (flag: string, v: string | undefined, fallback: number): number => {
     if (v === undefined) return fallback;
     const n = Number(v);

@@ -28,7 +28,7 @@ export function benchmarksSection(o: { args: EvalArgs; rows: EvalRow[]; verdicts
     '',
     '**Targets of issue 7 on this model:**',
     `- Ban keeps perplexity within 1% at ≥ 20% fewer experts per token: ${yesNo(banGroups.length === o.verdicts.length)}${banGroups.length > 0 && banGroups.length < o.verdicts.length ? ` (only for ${banGroups.join(', ')})` : ''}.`,
-    `- The matching Pick profile lowers perplexity on its genre against top_k: ${yesNo(pickGroups.length === o.verdicts.length)}${pickGroups.length > 0 && pickGroups.length < o.verdicts.length ? ` (only for ${pickGroups.join(', ')})` : ''}.`,
+    `- The matching Pick profile lowers perplexity on its genre against top_k: ${yesNo(pickGroups.length === o.verdicts.length)}${pickGroups.length > 0 && pickGroups.length < o.verdicts.length ? ` (only for ${pickGroups.join(', ')})` : ''}. ${pickRange(o.rows)}`,
     '',
     ...o.verdicts.map((v) => `- ${v.text}`),
   ];
@@ -41,4 +41,17 @@ export function routedShare(arch: Architecture): number {
   const routed = K * 3 * H * arch.moeIntermediateSize;
   const shared = 3 * H * arch.sharedExpertIntermediateSize;
   return (L * routed) / (L * (attention + routed + shared) + H * arch.vocabSize);
+}
+
+/** "pick against top_k: matched +a% to +b%, mismatched +c% to +d%" over all groups. */
+function pickRange(rows: readonly EvalRow[]): string {
+  const span = (series: string) => {
+    const rel = rows.filter((r) => r.config.series === series).map((r) => {
+      const base = rows.find((b) => b.group === r.group && b.config.strategy === 'top_k')!;
+      return (r.perplexity / base.perplexity - 1) * 100;
+    });
+    const f = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}%`;
+    return rel.length ? `${f(Math.min(...rel))} to ${f(Math.max(...rel))}` : 'n/a';
+  };
+  return `Perplexity against top_k over the groups: pick with the matching profile ${span('pick (matched)')}, with a mismatched one ${span('pick (mismatched)')}; pick_and_ban matched ${span('pick_and_ban (matched)')}, mismatched ${span('pick_and_ban (mismatched)')}.`;
 }
