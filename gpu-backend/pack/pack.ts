@@ -19,9 +19,14 @@ export async function packBackend(opts: { out: string; archive: boolean }): Prom
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'bin'), { recursive: true });
 
-  // The service, and the converter so a host can turn an HF checkpoint into a model dir itself.
+  // The service; the converter, so a host can turn an HF checkpoint into a model dir itself; and a
+  // CPU-vs-GPU smoke check.
   await build({
-    entryPoints: { app: join(ROOT, 'gpu-backend/src/main.ts'), convert: join(ROOT, 'gpu-backend/src/convert/cli.ts') },
+    entryPoints: {
+      app: join(ROOT, 'gpu-backend/src/main.ts'),
+      convert: join(ROOT, 'gpu-backend/src/convert/cli.ts'),
+      smoke: join(ROOT, 'gpu-backend/pack/smoke.ts'),
+    },
     outdir: dir,
     outExtension: { '.js': '.mjs' },
     bundle: true,

@@ -1,0 +1,49 @@
+/**
+ * `bin/node smoke.mjs <model-dir> [ep ...]` inside a packed bundle: the same greedy prompts through
+ * the engine on each execution provider (default cpu, webgpu), printing the text, decode tokens/s
+ * and whether every provider produced the same text as the first. For GPU hosts, where the
+ * question is "does the webgpu path run and agree with the CPU".
+ */
+import { resolveRouting } from '../../shared/routing/resolve.ts';
+import { createEngine } from '../src/engine/index.ts';
+import type { ExecutionProvider } from '../src/model/contract.ts';
+
+const [modelDir, ...eps] = process.argv.slice(2);
+const providers = (eps.length ? eps : ['cpu', 'webgpu']) as ExecutionProvider[];
+const prompts = ['The old house on the hill', 'She looked at him and', 'In the morning the town'];
+const limits = { maxRunningSeqs: 8, maxQueuedSeqs: 8, maxKvTokens: 8192, maxPrefillChunk: 256, maxBatchTokens: 512 };
+const results: Record<string, string[]> = {};
+
+for (const ep of providers) {
+  const t0 = performance.now();
+  const engine = await createEngine({ modelDir, executionProvider: ep, limits });
+  const loadMs = performance.now() - t0;
+  const info = engine.modelInfo();
+  results[ep] = [];
+  for (const strategy of ['top_k', 'ban'] as const) {
+    for (const prompt of prompts) {
+      const routing = resolveRouting({ strategy, tau: 0.5 }, info.routing);
+      const start = performance.now();
+      let text = '';
+      let first = 0;
+      let tokens = 0;
+      const events = await engine.submit({ requestId: `${ep}-${strategy}-${prompt}`, prompt, sampling: { temperature: 0, topP: 1, topK: 0, maxTokens: 32, stop: [] }, routing });
+      for await (const ev of events) {
+        if (ev.type === 'delta') {
+          if (!first) first = performance.now();
+          text += ev.text;
+        } else if (ev.type === 'done') tokens = ev.usage.completion_tokens;
+        else throw new Error(ev.message);
+      }
+      const decodeS = (performance.now() - first) / 1000;
+      results[ep].push(text);
+      console.log(JSON.stringify({ ep, strategy, prompt, loadMs: Math.round(loadMs), ttftMs: Math.round(first - start), decodeTokS: +((tokens - 1) / decodeS).toFixed(1), text }));
+    }
+  }
+  await engine.shutdown(1000);
+}
+const [base, ...rest] = providers;
+for (const ep of rest) {
+  const same = results[ep].filter((t, i) => t === results[base][i]).length;
+  console.log(`${ep} vs ${base}: ${same}/${results[base].length} greedy texts identical`);
+}
