@@ -1,20 +1,24 @@
 /**
- * `bin/node smoke.mjs <model-dir> [ep ...]` inside a packed bundle: the same greedy prompts through
- * the engine on each execution provider (default cpu, webgpu), printing the text, decode tokens/s
- * and whether every provider produced the same text as the first. For GPU hosts, where the
+ * `bin/node smoke.mjs <ep>:<model-dir> [<ep>:<model-dir> ...]` inside a packed bundle: the same greedy
+ * prompts through the engine on each execution provider (each with the model dir converted for it,
+ * `convert --ep <ep>`), printing the text, decode tokens/s and whether every provider produced the
+ * same text as the first. For GPU hosts, where the
  * question is "does the webgpu path run and agree with the CPU".
  */
 import { resolveRouting } from '../../shared/routing/resolve.ts';
 import { createEngine } from '../src/engine/index.ts';
 import type { ExecutionProvider } from '../src/model/contract.ts';
 
-const [modelDir, ...eps] = process.argv.slice(2);
-const providers = (eps.length ? eps : ['cpu', 'webgpu']) as ExecutionProvider[];
+const targets = process.argv.slice(2).map((a) => {
+  const [ep, dir] = a.split(/:(.*)/s);
+  return { ep: ep as ExecutionProvider, modelDir: dir };
+});
+const providers = targets.map((t) => t.ep);
 const prompts = ['The old house on the hill', 'She looked at him and', 'In the morning the town'];
 const limits = { maxRunningSeqs: 8, maxQueuedSeqs: 8, maxKvTokens: 8192, maxPrefillChunk: 256, maxBatchTokens: 512 };
 const results: Record<string, string[]> = {};
 
-for (const ep of providers) {
+for (const { ep, modelDir } of targets) {
   const t0 = performance.now();
   const engine = await createEngine({ modelDir, executionProvider: ep, limits });
   const loadMs = performance.now() - t0;

@@ -5,7 +5,7 @@ import { EXECUTION_PROVIDERS, WEIGHT_DTYPES, type ExecutionProvider, type Weight
 import { convertCheckpoint, type ConvertOptions } from './convert.ts';
 import { ConvertError } from './source.ts';
 
-/** `npm run convert -- <hf-checkpoint-dir> <model-dir> [--dtype fp32|fp16|int8|int4] [--max-top-k N] [--ep cpu]` */
+/** `npm run convert -- <hf-checkpoint-dir> <model-dir> [--dtype fp32|fp16|int8|int4] [--max-top-k N] [--ep cpu|webgpu]` */
 
 export function parseConvertArgs(argv: string[]): ConvertOptions {
   const { values, positionals } = parseArgs({
@@ -13,7 +13,7 @@ export function parseConvertArgs(argv: string[]): ConvertOptions {
     allowPositionals: true,
     options: { dtype: { type: 'string', default: 'fp32' }, 'max-top-k': { type: 'string' }, ep: { type: 'string', default: 'cpu' } },
   });
-  if (positionals.length !== 2) throw new ConvertError('usage: convert <hf-checkpoint-dir> <model-dir> [--dtype fp32|fp16|int8|int4] [--max-top-k N] [--ep cpu]');
+  if (positionals.length !== 2) throw new ConvertError('usage: convert <hf-checkpoint-dir> <model-dir> [--dtype fp32|fp16|int8|int4] [--max-top-k N] [--ep cpu|webgpu]');
   if (!WEIGHT_DTYPES.includes(values.dtype as WeightDtype)) throw new ConvertError(`--dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got '${values.dtype}'`);
   if (!EXECUTION_PROVIDERS.includes(values.ep as ExecutionProvider)) throw new ConvertError(`--ep must be one of ${EXECUTION_PROVIDERS.join(', ')}, got '${values.ep}'`);
   const maxTopK = values['max-top-k'] === undefined ? undefined : Number(values['max-top-k']);

@@ -40,7 +40,9 @@ export interface ConvertResult {
 export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
   const dtype = opts.dtype ?? 'fp32';
   const ep = opts.ep ?? 'cpu';
-  if (ep !== 'cpu') throw new ConvertError(`--ep ${ep}: only the cpu graph variant is emitted by this converter`);
+  // webgpu: the same If-gated graph with one zero row per skipped expert (WebGPU's Concat rejects
+  // empty inputs). A QMoE / dense-experts formulation for speed on WebGPU is still to come.
+  if (ep === 'cuda') throw new ConvertError('--ep cuda: no cuda graph variant yet (convert with --ep cpu or --ep webgpu)');
   const source = openSource(opts.src);
   const { arch } = source;
   const maxTopK = opts.maxTopK ?? arch.numExpertsPerTok;
@@ -58,7 +60,7 @@ export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
     let dataBytes: number;
     try {
       const weights = new StreamingWeights(source.checkpoint, writer, dtype, source.expected, g, opts.accuracyLevel);
-      buildQwen2MoeGraph(g, { arch, weights, router: routerFor({ numLayers: arch.numLayers, numExperts: arch.numExperts }) });
+      buildQwen2MoeGraph(g, { arch, weights, router: routerFor({ numLayers: arch.numLayers, numExperts: arch.numExperts }), skippedExpertRows: ep === 'webgpu' ? 1 : 0 });
       dataBytes = writer.size;
     } finally {
       writer.close();
@@ -68,7 +70,7 @@ export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
     for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(source.dir, f), join(tmp, f));
     copyProfiles(source.dir, join(tmp, 'profiles'), arch);
     const manifest = buildManifest({
-      source, dtype, maxTopK, graphs: { cpu: GRAPH_FILE }, strategies: SUPPORTED_STRATEGIES,
+      source, dtype, maxTopK, graphs: { [ep]: GRAPH_FILE }, strategies: SUPPORTED_STRATEGIES,
       blockSize: dtype === 'int4' || dtype === 'int8' ? QUANT_BLOCK_SIZE : undefined,
     });
     // The manifest goes last: its presence is what marks a directory as a complete model.

@@ -31,6 +31,7 @@ export function makeDecoderLayer(
   weights: ModelWeights,
   shapes: AttentionShapes,
   emitRouter: EmitRouter,
+  skippedExpertRows: 0 | 1 = 0,
 ): DecoderLayerOutputs {
   const n = layerNames(layer);
   const s = g.withPrefix(`/model/layers.${layer}`);
@@ -58,7 +59,7 @@ export function makeDecoderLayer(
       }, weights.linear(moe, n.sharedGate))
     : moe.node('Mul', [moeIn, moe.constF32(0)], undefined, { name: 'zeros' });
   const moeOut = makeSparseMoe(moe, {
-    x: moeIn, selected, weights: routeWeights, base: shared, numExperts: arch.numExperts, hiddenSize: arch.hiddenSize,
+    x: moeIn, selected, weights: routeWeights, base: shared, numExperts: arch.numExperts, hiddenSize: arch.hiddenSize, skippedExpertRows,
     // Expert weights are main-graph initializers that the branches read from the outer scope. ORT
     // prepacks them either way (measured: same ~0.3 ms per expert), but as branch initializers it
     // kept a second copy resident (+500 MB on two A2.7B-shaped layers).

@@ -27,6 +27,8 @@ export interface Qwen2MoeGraphOptions {
   router: (g: GraphBuilder) => EmitRouter;
   /** KV cache element type on the graph boundary. */
   kvDtype?: 'float32';
+  /** See SparseMoeInputs.skippedExpertRows: 1 for WebGPU graphs. */
+  skippedExpertRows?: 0 | 1;
 }
 
 export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions): void {
@@ -50,7 +52,7 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
 
   const masks: string[] = [];
   for (let l = 0; l < L; l++) {
-    const out = makeDecoderLayer(g, arch, l, hidden, weights, shapes, emitRouter);
+    const out = makeDecoderLayer(g, arch, l, hidden, weights, shapes, emitRouter, opts.skippedExpertRows);
     hidden = out.hidden;
     const ms = g.withPrefix(`/model/layers.${l}/moe/expert_mask`);
     masks.push(ms.node('Unsqueeze', [ms.node('Cast', [out.selected], { to: 2 }), ms.constI64([1])]));

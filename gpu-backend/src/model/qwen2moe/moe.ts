@@ -52,6 +52,12 @@ export interface SparseMoeInputs {
   hiddenSize: number;
   /** Expert e's weights; `scope` is its then-branch, for weights that belong inside it. */
   expert: (scope: GraphScope, e: number) => ExpertWeights;
+  /**
+   * Rows a skipped expert returns: 0 (empty tensors, the CPU default) or 1 (token 0 plus a zero row,
+   * which adds nothing). WebGPU's Concat rejects zero-element inputs ("number of element of uniform
+   * variable must be greater than 0", seen on an H100), so graphs for it use 1.
+   */
+  skippedExpertRows?: 0 | 1;
 }
 
 export function makeSparseMoe(scope: GraphScope, inp: SparseMoeInputs): string {
@@ -74,7 +80,8 @@ export function makeSparseMoe(scope: GraphScope, inp: SparseMoeInputs): string {
       const y = makeMlp(b, xs, inp.expert(b, e));
       return [idx, b.node('Mul', [y, b.node('GatherND', [wCol, idx], undefined, { name: 'GatherWeights' })], undefined, { name: 'Weighted' })];
     });
-    const elseBranch = s.subgraph(`${e}/else`, (b) => [b.constant('int64', [], [0, 1]), b.constant('float32', [], [0, H])]);
+    const rows = inp.skippedExpertRows ?? 0;
+    const elseBranch = s.subgraph(`${e}/else`, (b) => [b.constant('int64', new Array(rows).fill(0), [rows, 1]), b.constant('float32', new Array(rows * H).fill(0), [rows, H])]);
     const [idx, y] = s.node('If', [anyE[e]], { then_branch: thenBranch, else_branch: elseBranch }, { name: `${e}/If`, outputs: 2 });
     indices.push(idx);
     outputs.push(y);
