@@ -2,24 +2,18 @@ import * as ort from 'onnxruntime-node';
 import { strategyCode, type RoutingStrategy } from '../../../shared/routing/schema.ts';
 import { GRAPH_INPUTS, type Architecture } from '../model/contract.ts';
 import type { RouteFn } from '../model/reference/forward.ts';
-import { referenceRoute } from '../model/router/reference.ts';
+import { referenceRoute, type ReferenceParams } from '../model/router/reference.ts';
 
 /**
  * One batch row's routing for graph tests, and the matching scalar reference router, so a test
  * states a strategy once and gets both the route_* feeds and the reference forward's RouteFn.
  */
-export interface RowRouting {
-  strategy: RoutingStrategy;
-  topK: number;
-  lambda?: number;
-  tau?: number;
-  minExperts?: number;
-  renormalize?: boolean;
+export type RowRouting = Omit<ReferenceParams, 'keyExperts' | 'layerSensitivity'> & {
   /** Key experts by layer. */
   keyExperts?: Record<number, number[]>;
+  /** W'_l per layer. */
   layerSensitivity?: number[];
-  rRange?: [number, number];
-}
+};
 
 /** route_* feeds for the rows, limited to the inputs the session declares. */
 export function routeFeeds(arch: Architecture, rows: RowRouting[], inputNames: readonly string[]): Record<string, ort.Tensor> {
