@@ -28,6 +28,7 @@ export async function packBackend(opts: { out: string; archive: boolean }): Prom
       smoke: join(ROOT, 'gpu-backend/pack/smoke.ts'),
       // Random-weight checkpoints (the A2.7B shape for benchmarks) are generated on the GPU host itself.
       generate: join(ROOT, 'gpu-backend/src/checkpoint/cli.ts'),
+      'bench-gpu': join(ROOT, 'gpu-backend/bench/gpu/engine-gpu.ts'),
     },
     outdir: dir,
     outExtension: { '.js': '.mjs' },
