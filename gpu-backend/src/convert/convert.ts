@@ -7,7 +7,8 @@ import { buildManifest } from './manifest.ts';
 import { copyProfiles } from './profiles.ts';
 import { routerFor, SUPPORTED_STRATEGIES } from './router.ts';
 import { ConvertError, openSource } from './source.ts';
-import { QUANT_BLOCK_SIZE, StreamingWeights } from './weight-store.ts';
+import { QUANT_BLOCK_SIZE, StreamingWeights, WeightStore } from './weight-store.ts';
+import type { MoeFormulation } from '../model/qwen2moe/index.ts';
 
 /**
  * HF Qwen2MoE checkpoint -> PickBan model directory (manifest.json, model.onnx + model.onnx.data,
@@ -17,7 +18,28 @@ import { QUANT_BLOCK_SIZE, StreamingWeights } from './weight-store.ts';
  */
 
 export const GRAPH_FILE = 'model.onnx';
+export const THROUGHPUT_GRAPH_FILE = 'model.dense.onnx';
 export const DATA_FILE = 'model.onnx.data';
+/**
+ * Tokens per step from which WebGPU's dense-experts graph beats QMoE. ort-notes (H200, 24 MoE
+ * layers): QMoE 57.6 / 115.9 / 340 ms at 8 / 32 / 64 tokens, dense 127 / 129 / 132 ms.
+ */
+export const DEFAULT_DENSE_MIN_TOKENS = 48;
+
+/**
+ * The graphs a model directory gets per execution provider. cpu: If-gated sparse experts (Ban's
+ * skipped experts cost nothing). webgpu: QMoE for small steps and dense experts for large ones
+ * when the experts are quantized; dense alone for fp16/fp32 (QMoE is quantized-only).
+ */
+interface GraphPlan {
+  file: string;
+  moe: MoeFormulation;
+}
+function graphPlan(ep: ExecutionProvider, dtype: WeightDtype): { latency: GraphPlan; throughput?: GraphPlan } {
+  if (ep === 'cpu') return { latency: { file: GRAPH_FILE, moe: 'sparse' } };
+  if (dtype === 'int4' || dtype === 'int8') return { latency: { file: GRAPH_FILE, moe: 'qmoe' }, throughput: { file: THROUGHPUT_GRAPH_FILE, moe: 'dense' } };
+  return { latency: { file: GRAPH_FILE, moe: 'dense' } };
+}
 
 export interface ConvertOptions {
   src: string;
@@ -28,6 +50,10 @@ export interface ConvertOptions {
   ep?: ExecutionProvider;
   /** MatMulNBits accuracy_level for int8/int4 (default 4, the fast CPU path; 0 = fp32 compute). */
   accuracyLevel?: number;
+  /** Overrides the per-EP MoE formulation (tests run the GPU formulations on the CPU EP). */
+  moe?: MoeFormulation;
+  /** Tokens per step from which the runner uses the throughput graph. */
+  denseMinTokens?: number;
 }
 
 export interface ConvertResult {
@@ -40,8 +66,6 @@ export interface ConvertResult {
 export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
   const dtype = opts.dtype ?? 'fp32';
   const ep = opts.ep ?? 'cpu';
-  // webgpu: the same If-gated graph with one zero row per skipped expert (WebGPU's Concat rejects
-  // empty inputs). A QMoE / dense-experts formulation for speed on WebGPU is still to come.
   if (ep === 'cuda') throw new ConvertError('--ep cuda: no cuda graph variant yet (convert with --ep cpu or --ep webgpu)');
   const source = openSource(opts.src);
   const { arch } = source;
@@ -55,22 +79,38 @@ export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   try {
+    const plan = graphPlan(ep, dtype);
+    if (opts.moe) {
+      plan.latency.moe = opts.moe;
+      delete plan.throughput;
+    }
     const writer = new WeightWriter(join(tmp, DATA_FILE));
-    const g = new GraphBuilder('qwen2_moe');
+    const graphs: { plan: GraphPlan; bytes: Uint8Array; nodes: number }[] = [];
     let dataBytes: number;
     try {
-      const weights = new StreamingWeights(source.checkpoint, writer, dtype, source.expected, g, opts.accuracyLevel);
-      buildQwen2MoeGraph(g, { arch, weights, router: routerFor({ numLayers: arch.numLayers, numExperts: arch.numExperts }), skippedExpertRows: ep === 'webgpu' ? 1 : 0 });
+      // QMoE on WebGPU runs fp16 (its scales are the activations' type); CPU QMoE takes fp32.
+      const store = new WeightStore(source.checkpoint, writer, dtype, source.expected, ep === 'cpu' ? 'float32' : 'float16');
+      for (const p of [plan.latency, plan.throughput].filter((p) => p !== undefined)) {
+        const g = new GraphBuilder('qwen2_moe');
+        const weights = new StreamingWeights(store, g, { accuracyLevel: opts.accuracyLevel, fp16Compute: ep === 'cpu' ? 'float32' : 'float16' });
+        buildQwen2MoeGraph(g, {
+          arch, weights, router: routerFor({ numLayers: arch.numLayers, numExperts: arch.numExperts }),
+          skippedExpertRows: ep === 'webgpu' ? 1 : 0, moe: p.moe, maxTopK,
+        });
+        graphs.push({ plan: p, bytes: g.toModelBytes({ opsetVersion: 17 }), nodes: g.countNodes('') });
+      }
       dataBytes = writer.size;
     } finally {
       writer.close();
     }
-    const graph = g.toModelBytes({ opsetVersion: 17 });
-    writeFileSync(join(tmp, GRAPH_FILE), graph);
+    for (const { plan: p, bytes } of graphs) writeFileSync(join(tmp, p.file), bytes);
+    const graph = graphs[0].bytes;
     for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(source.dir, f), join(tmp, f));
     copyProfiles(source.dir, join(tmp, 'profiles'), arch);
     const manifest = buildManifest({
-      source, dtype, maxTopK, graphs: { [ep]: GRAPH_FILE }, strategies: SUPPORTED_STRATEGIES,
+      source, dtype, maxTopK, graphs: { [ep]: plan.latency.file }, strategies: SUPPORTED_STRATEGIES,
+      throughputGraphs: plan.throughput ? { [ep]: { file: plan.throughput.file, minTokens: opts.denseMinTokens ?? DEFAULT_DENSE_MIN_TOKENS } } : undefined,
+      moe: Object.fromEntries(graphs.map(({ plan: p }) => [p.file, p.moe])),
       blockSize: dtype === 'int4' || dtype === 'int8' ? QUANT_BLOCK_SIZE : undefined,
     });
     // The manifest goes last: its presence is what marks a directory as a complete model.
@@ -82,7 +122,7 @@ export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
       renameSync(tmp, out);
       rmSync(old, { recursive: true, force: true });
     } else renameSync(tmp, out);
-    return { out, graphBytes: graph.length, dataBytes, nodes: g.countNodes('') };
+    return { out, graphBytes: graph.length, dataBytes, nodes: graphs[0].nodes };
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;

@@ -23,10 +23,12 @@ export interface ManifestOptions {
   blockSize?: number;
   maxTopK: number;
   graphs: Partial<Record<ExecutionProvider, string>>;
+  throughputGraphs?: Manifest['throughputGraphs'];
+  moe?: Manifest['moe'];
   strategies: readonly RoutingStrategy[];
 }
 
-export function buildManifest({ source, dtype, blockSize, maxTopK, graphs, strategies }: ManifestOptions): Manifest {
+export function buildManifest({ source, dtype, blockSize, maxTopK, graphs, throughputGraphs, moe, strategies }: ManifestOptions): Manifest {
   const { config, generationConfig: gen } = source;
   const eos = [...new Set([...ids(gen.eos_token_id), ...ids(config.eos_token_id)])];
   const pad = ids(gen.pad_token_id)[0] ?? ids(config.pad_token_id)[0] ?? eos[0] ?? 0;
@@ -39,6 +41,8 @@ export function buildManifest({ source, dtype, blockSize, maxTopK, graphs, strat
     architecture: source.arch,
     weights: { dtype, ...(blockSize ? { blockSize } : {}) },
     graphs,
+    ...(throughputGraphs ? { throughputGraphs } : {}),
+    ...(moe ? { moe } : {}),
     kvDtype: 'float32',
     tokenizer: { file: 'tokenizer.json', configFile: 'tokenizer_config.json' },
     chatTemplate: chatTemplateOf(source.tokenizerConfig),

@@ -2,36 +2,76 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { afterAll, expect, it } from 'vitest';
-import { ManifestSchema } from '../model/contract.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { GRAPH_OUTPUTS, ManifestSchema, type Manifest, type WeightDtype } from '../model/contract.ts';
 import { makeFeeds } from '../testing/graph-feeds.ts';
 import { routeFeeds } from '../testing/route-feeds.ts';
 import { getTinyModel } from '../testing/tiny-model.ts';
-import { convertCheckpoint } from './convert.ts';
+import { convertCheckpoint, THROUGHPUT_GRAPH_FILE } from './convert.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'pickban-webgpu-variant-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-it('the webgpu variant (a zero row per skipped expert) computes the same logits as the cpu graph', async () => {
-  const tiny = await getTinyModel();
-  convertCheckpoint({ src: tiny.checkpointDir, out: join(out, 'webgpu'), ep: 'webgpu', maxTopK: 8 });
-  const manifest = ManifestSchema.parse(JSON.parse(readFileSync(join(out, 'webgpu/manifest.json'), 'utf8')));
-  expect(Object.keys(manifest.graphs)).toEqual(['webgpu']);
+const manifestOf = (dir: string): Manifest => ManifestSchema.parse(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
 
-  // Both graphs on the CPU EP: the variant must only change how skipped experts are represented.
-  const run = async (dir: string, file: string) => {
-    const session = await ort.InferenceSession.create(join(dir, file));
-    const feeds = makeFeeds(manifest.architecture, [{ ids: [9707, 11, 1879], past: 0 }, { ids: [42], past: 0 }], [null, null],
-      routeFeeds(manifest.architecture, [{ strategy: 'ban', topK: 4, tau: 0.3 }, { strategy: 'top_k', topK: 2 }], session.inputNames));
-    const logits = (await session.run(feeds)).logits.data as Float32Array;
-    await session.release();
-    return logits;
-  };
-  const cpu = await run(tiny.modelDir, 'model.onnx');
-  const webgpu = await run(join(out, 'webgpu'), manifest.graphs.webgpu!);
-  let diff = 0;
-  for (let i = 0; i < cpu.length; i++) diff = Math.max(diff, Math.abs(cpu[i] - webgpu[i]));
-  expect(diff).toBeLessThan(1e-5);
+/** Three rows with different routing in one batch: the GPU formulations must honour each row's. */
+const ROWS = [
+  { strategy: 'ban', topK: 4, tau: 0.3 },
+  { strategy: 'top_k', topK: 2 },
+  { strategy: 'pick', topK: 4, lambda: 0.5, keyExperts: { 0: [1, 2], 2: [5] } },
+] as const;
+
+/** Runs a graph file on the CPU EP (the GPU formulations' ops all exist there) and returns logits and masks. */
+async function run(dir: string, file: string, manifest: Manifest) {
+  const session = await ort.InferenceSession.create(join(dir, file));
+  const feeds = makeFeeds(manifest.architecture, [{ ids: [9707, 11, 1879], past: 0 }, { ids: [42], past: 0 }, { ids: [785, 3974, 13876], past: 0 }], [null, null, null],
+    routeFeeds(manifest.architecture, ROWS.map((r) => ({ ...r })), session.inputNames));
+  const result = await session.run(feeds);
+  await session.release();
+  return { logits: result[GRAPH_OUTPUTS.logits].data as Float32Array, mask: result[GRAPH_OUTPUTS.expertMask].data as Uint8Array, V: manifest.architecture.vocabSize };
+}
+
+const maxAbs = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+const argmaxRows = (x: Float32Array, V: number) => Array.from({ length: x.length / V }, (_, r) => x.subarray(r * V, (r + 1) * V).reduce((best, v, i, row) => (v > row[best] ? i : best), 0));
+
+describe('the webgpu graphs (run here on the CPU EP) compute what the CPU graph computes', () => {
+  const cases: { dtype: WeightDtype; files: string[]; tolerance: number }[] = [
+    // QMoE runs in fp16 on WebGPU; the dense graph keeps fp32 activations with the same int4 weights.
+    { dtype: 'int4', files: ['model.onnx', THROUGHPUT_GRAPH_FILE], tolerance: 5e-3 },
+    // fp16 weights stay fp16 (each product casts its input): one dense graph.
+    { dtype: 'fp16', files: ['model.onnx'], tolerance: 5e-3 },
+  ];
+  for (const { dtype, files, tolerance } of cases) {
+    it(`${dtype}: ${files.join(' + ')} against the cpu graph, per-row routing in one batch`, async () => {
+      const tiny = await getTinyModel();
+      const cpuDir = join(out, `cpu-${dtype}`);
+      const gpuDir = join(out, `webgpu-${dtype}`);
+      // accuracy_level 0: fp32 activations into MatMulNBits, as QMoE computes (level 4's int8
+      // activations alone move these logits by ~2%).
+      convertCheckpoint({ src: tiny.checkpointDir, out: cpuDir, dtype, maxTopK: 8, accuracyLevel: 0 });
+      convertCheckpoint({ src: tiny.checkpointDir, out: gpuDir, dtype, maxTopK: 8, ep: 'webgpu', accuracyLevel: 0 });
+      const manifest = manifestOf(gpuDir);
+      expect(manifest.graphs).toEqual({ webgpu: 'model.onnx' });
+      expect(manifest.moe).toEqual(dtype === 'int4' ? { 'model.onnx': 'qmoe', [THROUGHPUT_GRAPH_FILE]: 'dense' } : { 'model.onnx': 'dense' });
+      expect(manifest.throughputGraphs?.webgpu?.file).toBe(dtype === 'int4' ? THROUGHPUT_GRAPH_FILE : undefined);
+
+      const ref = await run(cpuDir, 'model.onnx', manifestOf(cpuDir));
+      const { numLayers: L, numExperts: E } = manifest.architecture;
+      for (const file of files) {
+        const got = await run(gpuDir, file, manifest);
+        expect(maxDiff(got.logits, ref.logits), file).toBeLessThan(tolerance * maxAbs(ref.logits));
+        expect(argmaxRows(got.logits, got.V)).toEqual(argmaxRows(ref.logits, ref.V));
+        // Layer 0 routes from attention output alone, before any MoE: its selections are identical.
+        for (let t = 0; t < got.mask.length / (L * E); t++) expect(got.mask.subarray(t * L * E, t * L * E + E)).toEqual(ref.mask.subarray(t * L * E, t * L * E + E));
+      }
+    });
+  }
+});
+
+it('the qmoe formulation refuses unquantized experts with one clear line', async () => {
+  const tiny = await getTinyModel();
+  expect(() => convertCheckpoint({ src: tiny.checkpointDir, out: join(out, 'qmoe-fp32'), moe: 'qmoe' })).toThrow(/int4 or int8/);
 });
 
 it('refuses a cuda graph variant with one clear line', async () => {

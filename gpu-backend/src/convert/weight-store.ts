@@ -1,5 +1,5 @@
-import { toFloat16, type GraphScope, type WeightWriter } from '../model/onnx/index.ts';
-import type { Linear, ModelWeights } from '../model/qwen2moe/weights.ts';
+import { toFloat16, type ExternalTensor, type GraphScope, type WeightWriter } from '../model/onnx/index.ts';
+import type { Linear, ModelWeights, QmoeWeights } from '../model/qwen2moe/weights.ts';
 import type { WeightDtype } from '../model/contract.ts';
 import type { Checkpoint } from '../checkpoint/safetensors-reader.ts';
 import type { ExpectedTensor, TensorRole } from '../checkpoint/tensor-names.ts';
@@ -10,6 +10,10 @@ import { quantizeBlockwise, type QuantBits } from './quantize.ts';
  * it to the model's weight format, appends it to model.onnx.data and forgets it, so the converter
  * holds one tensor at a time. Initializers keep the checkpoint's names (quantization scales add
  * a `.scales` suffix).
+ *
+ * A WeightStore is shared by every graph of one model directory (e.g. WebGPU's latency and
+ * throughput graphs): a tensor is written once and each graph declares an initializer over the
+ * same bytes, with its own dims where the graphs view it differently (QMoE's [E, rows, packed]).
  */
 
 export const QUANT_BLOCK_SIZE = 32;
@@ -28,76 +32,160 @@ export function storageOf(role: TensorRole, format: WeightDtype): WeightDtype {
   return 'fp32';
 }
 
-export class StreamingWeights implements ModelWeights {
-  private readonly declared = new Map<string, string>();
+/** A stored matrix: fp32/fp16 values, or MatMulNBits' packed codes and their fp32 scales. */
+type Stored =
+  | { kind: 'plain'; w: ExternalTensor }
+  | { kind: 'quantized'; bits: QuantBits; packed: ExternalTensor; scales: ExternalTensor; halfScales?: ExternalTensor };
+
+export class WeightStore {
+  private readonly stored = new Map<string, Stored>();
+  private readonly extra = new Map<string, ExternalTensor>();
 
   constructor(
-    private readonly checkpoint: Checkpoint,
-    private readonly writer: WeightWriter,
-    private readonly format: WeightDtype,
-    private readonly expected: Map<string, ExpectedTensor>,
-    private readonly root: GraphScope,
-    /** MatMulNBits accuracy_level: 4 (int8 activations) is fast on CPU; 0 computes in fp32, for exactness checks. */
-    private readonly accuracyLevel = CPU_ACCURACY_LEVEL,
+    readonly checkpoint: Checkpoint,
+    readonly writer: WeightWriter,
+    readonly format: WeightDtype,
+    readonly expected: Map<string, ExpectedTensor>,
+    /** QMoE's scales have the activations' type: fp16 where the graph runs QMoE in fp16 (WebGPU). */
+    readonly qmoeScaleType: 'float32' | 'float16' = 'float32',
   ) {}
 
-  private read(name: string): Float32Array {
-    return this.checkpoint.readFloat32(name);
-  }
-
-  private shape(name: string): number[] {
+  shape(name: string): number[] {
     const t = this.expected.get(name);
     if (!t) throw new Error(`tensor ${name}: not part of the Qwen2MoE layout`);
     return t.shape;
   }
 
-  /** Declares an initializer once (an emitter may ask twice, e.g. a shared table). */
+  /** A matrix [n, k] under `key` in `storage`, written on first use; `experts` also writes QMoE's scales. */
+  matrix(key: string, storage: WeightDtype, n: number, k: number, values: () => Float32Array, experts = false): Stored {
+    let s = this.stored.get(key);
+    if (s) return s;
+    if (storage === 'fp32') s = { kind: 'plain', w: this.writer.append('float32', [n, k], values()) };
+    else if (storage === 'fp16') s = { kind: 'plain', w: this.writer.append('float16', [n, k], toFloat16(values())) };
+    else {
+      const bits: QuantBits = storage === 'int8' ? 8 : 4;
+      const q = quantizeBlockwise(values(), n, k, bits, QUANT_BLOCK_SIZE);
+      const { blocksPerRow, blobBytes } = q.dims;
+      s = { kind: 'quantized', bits, packed: this.writer.append('uint8', [n, blocksPerRow, blobBytes], q.packed), scales: this.writer.append('float32', [n * blocksPerRow], q.scales) };
+      if (experts && this.qmoeScaleType === 'float16') s.halfScales = this.writer.append('float16', [n * blocksPerRow], toFloat16(q.scales));
+    }
+    this.stored.set(key, s);
+    return s;
+  }
+
+  /** Any other tensor written once under `key` (fp32 vectors, the fp16 embedding, fp16 copies of scales). */
+  tensor(key: string, make: () => ExternalTensor): ExternalTensor {
+    let t = this.extra.get(key);
+    if (!t) this.extra.set(key, (t = make()));
+    return t;
+  }
+}
+
+export interface GraphWeightOptions {
+  /** MatMulNBits accuracy_level: 4 (int8 activations) is fast on CPU; 0 computes in fp32, for exactness checks. */
+  accuracyLevel?: number;
+  /**
+   * fp16 weights: 'float32' widens them once at load (the CPU EP has no fast fp16 Gemm); 'float16'
+   * keeps them fp16 and casts each product's input and output (GPU EPs: half the memory and bandwidth).
+   */
+  fp16Compute?: 'float32' | 'float16';
+}
+
+/** The ModelWeights one graph sees: declares initializers in `root` over the store's bytes. */
+export class StreamingWeights implements ModelWeights {
+  private readonly declared = new Map<string, string>();
+  private readonly accuracyLevel: number;
+  private readonly fp16Compute: 'float32' | 'float16';
+
+  constructor(
+    private readonly store: WeightStore,
+    private readonly root: GraphScope,
+    opts: GraphWeightOptions = {},
+  ) {
+    this.accuracyLevel = opts.accuracyLevel ?? CPU_ACCURACY_LEVEL;
+    this.fp16Compute = opts.fp16Compute ?? 'float32';
+  }
+
+  read(name: string): Float32Array {
+    return this.store.checkpoint.readFloat32(name);
+  }
+
+  /** Declares an initializer once per graph (an emitter may ask twice, e.g. a shared table). */
   private declare(name: string, make: () => string): string {
     let v = this.declared.get(name);
     if (!v) this.declared.set(name, (v = make()));
     return v;
   }
 
+  private init(owner: GraphScope, name: string, t: ExternalTensor, dims?: number[]): string {
+    return this.declare(name, () => owner.initializer(name, dims ? { ...t, dims } : t));
+  }
+
   float32(_outer: GraphScope, name: string): string {
-    return this.declare(name, () => this.root.initializer(name, this.writer.append('float32', this.shape(name), this.read(name))));
+    return this.init(this.root, name, this.store.tensor(name, () => this.store.writer.append('float32', this.store.shape(name), this.read(name))));
   }
 
   embed(scope: GraphScope, name: string, ids: string): string {
-    if (storageOf('embed', this.format) === 'fp32') return scope.node('Gather', [this.float32(scope, name), ids], { axis: 0 });
+    if (storageOf('embed', this.store.format) === 'fp32') return scope.node('Gather', [this.float32(scope, name), ids], { axis: 0 });
     // fp16 table, widened after the gather so only the looked-up rows are cast.
-    const table = this.declare(name, () => this.root.initializer(name, this.writer.append('float16', this.shape(name), toFloat16(this.read(name)))));
+    const table = this.init(this.root, name, this.store.tensor(name, () => this.store.writer.append('float16', this.store.shape(name), toFloat16(this.read(name)))));
     return scope.node('Cast', [scope.node('Gather', [table, ids], { axis: 0 })], { to: 1 });
   }
 
   linear(owner: GraphScope, name: string, biasName?: string): Linear {
-    const [outFeatures, inFeatures] = this.shape(name);
-    const bias = biasName && this.float32(owner, biasName);
-    const withBias = (scope: GraphScope, y: string) => (bias ? scope.node('Add', [y, bias], undefined, { name: 'Bias' }) : y);
-    const storage = storageOf(this.expected.get(name)!.role, this.format);
-    if (storage === 'fp32') {
-      const w = this.declare(name, () => owner.initializer(name, this.writer.append('float32', [outFeatures, inFeatures], this.read(name))));
-      return { inFeatures, outFeatures, apply: (s, x) => s.node('Gemm', [x, w, ...(bias ? [bias] : [])], { transB: 1 }) };
-    }
-    if (storage === 'fp16') {
-      const w16 = this.declare(name, () => owner.initializer(name, this.writer.append('float16', [outFeatures, inFeatures], toFloat16(this.read(name)))));
-      // The CPU EP has no fast fp16 Gemm; the Cast of an initializer is constant-folded at session load.
-      const w = this.declare(`${name}#f32`, () => owner.node('Cast', [w16], { to: 1 }, { name: `${name}/Cast` }));
-      return { inFeatures, outFeatures, apply: (s, x) => s.node('Gemm', [x, w, ...(bias ? [bias] : [])], { transB: 1 }) };
-    }
-    const bits: QuantBits = storage === 'int8' ? 8 : 4;
-    const [packed, scales] = this.declare(name, () => {
-      const q = quantizeBlockwise(this.read(name), outFeatures, inFeatures, bits, QUANT_BLOCK_SIZE);
-      const { n, blocksPerRow, blobBytes } = q.dims;
-      const b = owner.initializer(name, this.writer.append('uint8', [n, blocksPerRow, blobBytes], q.packed));
-      const sc = owner.initializer(`${name}.scales`, this.writer.append('float32', [n * blocksPerRow], q.scales));
-      return `${b}\n${sc}`;
-    }).split('\n');
+    const [n, k] = this.store.shape(name);
+    const storage = storageOf(this.store.expected.get(name)!.role, this.store.format);
+    return this.linearOf(owner, name, storage, n, k, () => this.read(name), biasName && this.float32(owner, biasName));
+  }
+
+  assembled(owner: GraphScope, key: string, shape: [number, number], build: () => Float32Array, opts: { float32?: boolean; experts?: boolean } = {}): Linear {
+    return this.linearOf(owner, key, opts.float32 ? 'fp32' : this.store.format, shape[0], shape[1], build, undefined, opts.experts);
+  }
+
+  qmoe(owner: GraphScope, key: string, shape: [number, number], numExperts: number, build: () => Float32Array): QmoeWeights | null {
+    const s = this.store.matrix(key, this.store.format, shape[0], shape[1], build, true);
+    if (s.kind !== 'quantized') return null;
+    const [n, blocks, blob] = s.packed.dims;
+    const rows = n / numExperts;
+    const half = this.store.qmoeScaleType === 'float16';
+    if (half && !s.halfScales) throw new Error(`${key}: stored before QMoE asked for it, without fp16 scales`);
     return {
-      inFeatures,
-      outFeatures,
-      apply: (s, x) =>
-        withBias(s, s.node('MatMulNBits', [x, packed, scales], {
-          K: inFeatures, N: outFeatures, bits, block_size: QUANT_BLOCK_SIZE, accuracy_level: this.accuracyLevel,
+      weights: this.init(owner, `${key}.qmoe`, s.packed, [numExperts, rows, blocks * blob]),
+      scales: this.init(owner, `${key}.qmoe.scales`, half ? s.halfScales! : s.scales, [numExperts, rows, blocks]),
+      bits: s.bits,
+      blockSize: QUANT_BLOCK_SIZE,
+      scaleType: this.store.qmoeScaleType,
+    };
+  }
+
+  private linearOf(owner: GraphScope, key: string, storage: WeightDtype, n: number, k: number, values: () => Float32Array, bias?: string | '', experts = false): Linear {
+    const withBias = (scope: GraphScope, y: string) => (bias ? scope.node('Add', [y, bias], undefined, { name: 'Bias' }) : y);
+    const s = this.store.matrix(key, storage, n, k, values, experts);
+    if (s.kind === 'plain' && s.w.dtype === 'float32') {
+      const w = this.init(owner, key, s.w);
+      return { inFeatures: k, outFeatures: n, apply: (sc, x) => sc.node('Gemm', [x, w, ...(bias ? [bias] : [])], { transB: 1 }) };
+    }
+    if (s.kind === 'plain') {
+      const w16 = this.init(owner, key, s.w);
+      if (this.fp16Compute === 'float16') {
+        return {
+          inFeatures: k,
+          outFeatures: n,
+          apply: (sc, x) => withBias(sc, sc.node('Cast', [sc.node('Gemm', [sc.node('Cast', [x], { to: 10 }, { name: 'ToHalf' }), w16], { transB: 1 })], { to: 1 }, { name: 'ToFloat' })),
+        };
+      }
+      // The CPU EP has no fast fp16 Gemm; the Cast of an initializer is constant-folded at session load.
+      const w = this.declare(`${key}#f32`, () => owner.node('Cast', [w16], { to: 1 }, { name: `${key}/Cast` }));
+      return { inFeatures: k, outFeatures: n, apply: (sc, x) => sc.node('Gemm', [x, w, ...(bias ? [bias] : [])], { transB: 1 }) };
+    }
+    const packed = this.init(owner, key, s.packed);
+    const scales = this.init(owner, `${key}.scales`, s.scales);
+    return {
+      inFeatures: k,
+      outFeatures: n,
+      apply: (sc, x) =>
+        withBias(sc, sc.node('MatMulNBits', [x, packed, scales], {
+          K: k, N: n, bits: s.bits, block_size: QUANT_BLOCK_SIZE, accuracy_level: this.accuracyLevel,
         }, { domain: 'com.microsoft' })),
     };
   }

@@ -90,6 +90,13 @@ export const ManifestSchema = z.object({
   weights: z.object({ dtype: z.enum(WEIGHT_DTYPES), blockSize: z.number().int().positive().optional() }),
   /** Graph file per execution provider the converter emitted a variant for (relative paths). */
   graphs: z.partialRecord(z.enum(EXECUTION_PROVIDERS), z.string()),
+  /**
+   * A second graph of an EP for large batches (the throughput operating point): same I/O, another MoE
+   * formulation. The runner runs it for steps of at least minTokens tokens, `graphs[ep]` below that.
+   */
+  throughputGraphs: z.partialRecord(z.enum(EXECUTION_PROVIDERS), z.object({ file: z.string(), minTokens: z.number().int().positive() })).optional(),
+  /** The MoE formulation of each graph file (sparse: If per expert; qmoe; dense). */
+  moe: z.record(z.string(), z.enum(['sparse', 'qmoe', 'dense'])).optional(),
   kvDtype: z.enum(['float32', 'float16']),
   tokenizer: z.object({ file: z.string(), configFile: z.string() }),
   chatTemplate: z.string().nullable(),

@@ -3,6 +3,7 @@ import type { GraphScope } from '../onnx/index.ts';
 import { layerNames } from '../../checkpoint/tensor-names.ts';
 import { makeAttention, type AttentionShapes } from './attention.ts';
 import { makeSharedExpert, makeSparseMoe } from './moe.ts';
+import { makeStackedMoe } from './moe-stacked.ts';
 import { makeRmsNorm } from './norm.ts';
 import type { ModelWeights } from './weights.ts';
 
@@ -10,10 +11,21 @@ import type { ModelWeights } from './weights.ts';
  * One Qwen2MoE decoder layer over flattened tokens [N,H]:
  *
  *   h -> RMSNorm -> attention -> + h -> h'
- *   h' -> RMSNorm -> x -> router logits (x @ gate^T, fp32) -> router kernel -> selected, weights
+ *   h' -> RMSNorm -> x -> x @ [router; shared_expert_gate]^T (one fp32 Gemm) -> router logits, shared gate logit
+ *                     router logits -> router kernel -> selected, weights
  *                     x -> shared expert (sigmoid-gated) -> base
- *                     x, base -> sparse experts (If per expert) -> + h' -> out
+ *                     x, base -> routed experts (`moe`: If per expert, QMoE, or dense) -> + h' -> out
  */
+
+/** How the routed experts run: see moe.ts (sparse, CPU) and moe-stacked.ts (qmoe, dense; GPU). */
+export type MoeFormulation = 'sparse' | 'qmoe' | 'dense';
+
+export interface LayerOptions {
+  moe: MoeFormulation;
+  /** See SparseMoeInputs.skippedExpertRows. */
+  skippedExpertRows: 0 | 1;
+  maxTopK: number;
+}
 
 /** Emits the Pick & Ban router for one layer (gpu-backend/src/model/router). */
 export type EmitRouter = (scope: GraphScope, layer: number, logits: string) => { selected: string; weights: string };
@@ -31,7 +43,7 @@ export function makeDecoderLayer(
   weights: ModelWeights,
   shapes: AttentionShapes,
   emitRouter: EmitRouter,
-  skippedExpertRows: 0 | 1 = 0,
+  opts: LayerOptions,
 ): DecoderLayerOutputs {
   const n = layerNames(layer);
   const s = g.withPrefix(`/model/layers.${layer}`);
@@ -47,27 +59,43 @@ export function makeDecoderLayer(
 
   const moeIn = makeRmsNorm(s.withPrefix('post_attention_layernorm'), afterAttn, weights.float32(s, n.postNorm), arch.rmsNormEps);
   const moe = s.withPrefix('moe');
+  const E = arch.numExperts;
+  const hasShared = arch.sharedExpertIntermediateSize > 0;
   // Router logits stay fp32 in every weight format: the kernel's thresholds compare probabilities.
-  const logits = moe.node('Gemm', [moeIn, weights.float32(moe, n.router)], { transB: 1 }, { name: 'router/logits' });
+  // The shared expert's gate rides along as row E: one small GEMM instead of two (tiny dispatches
+  // are what a GPU decode step is made of).
+  const gates = weights.assembled(moe, `model.layers.${layer}.mlp.gate+shared_expert_gate`, [hasShared ? E + 1 : E, arch.hiddenSize], () => {
+    const router = weights.read(n.router);
+    if (!hasShared) return router;
+    const both = new Float32Array(router.length + arch.hiddenSize);
+    both.set(router);
+    both.set(weights.read(n.sharedGate), router.length);
+    return both;
+  }, { float32: true }).apply(moe.withPrefix('router_and_shared_gate'), moeIn);
+  const [logits, sharedGate] = hasShared
+    ? moe.node('Split', [gates, moe.constI64([E, 1])], { axis: 1 }, { outputs: 2, name: 'router/Split' })
+    : [gates, ''];
   const { selected, weights: routeWeights } = emitRouter(moe.withPrefix('router'), layer, logits);
 
-  const shared = arch.sharedExpertIntermediateSize > 0
+  const shared = hasShared
     ? makeSharedExpert(moe, moeIn, {
         gate: weights.linear(moe, n.shared('gate_proj')),
         up: weights.linear(moe, n.shared('up_proj')),
         down: weights.linear(moe, n.shared('down_proj')),
-      }, weights.linear(moe, n.sharedGate))
+      }, sharedGate)
     : moe.node('Mul', [moeIn, moe.constF32(0)], undefined, { name: 'zeros' });
-  const moeOut = makeSparseMoe(moe, {
-    x: moeIn, selected, weights: routeWeights, base: shared, numExperts: arch.numExperts, hiddenSize: arch.hiddenSize, skippedExpertRows,
-    // Expert weights are main-graph initializers that the branches read from the outer scope. ORT
-    // prepacks them either way (measured: same ~0.3 ms per expert), but as branch initializers it
-    // kept a second copy resident (+500 MB on two A2.7B-shaped layers).
-    expert: (_branch, e) => ({
-      gate: weights.linear(moe, n.expert(e, 'gate_proj')),
-      up: weights.linear(moe, n.expert(e, 'up_proj')),
-      down: weights.linear(moe, n.expert(e, 'down_proj')),
-    }),
-  });
+  const moeOut = opts.moe !== 'sparse'
+    ? makeStackedMoe(moe, opts.moe, { arch, layer, weights, x: moeIn, selected, routeWeights, base: shared, maxTopK: opts.maxTopK })
+    : makeSparseMoe(moe, {
+        x: moeIn, selected, weights: routeWeights, base: shared, numExperts: E, hiddenSize: arch.hiddenSize, skippedExpertRows: opts.skippedExpertRows,
+        // Expert weights are main-graph initializers that the branches read from the outer scope. ORT
+        // prepacks them either way (measured: same ~0.3 ms per expert), but as branch initializers it
+        // kept a second copy resident (+500 MB on two A2.7B-shaped layers).
+        expert: (_branch, e) => ({
+          gate: weights.linear(moe, n.expert(e, 'gate_proj')),
+          up: weights.linear(moe, n.expert(e, 'up_proj')),
+          down: weights.linear(moe, n.expert(e, 'down_proj')),
+        }),
+      });
   return { hidden: s.node('Add', [afterAttn, moeOut], undefined, { name: 'moe_residual' }), selected };
 }

@@ -2,7 +2,7 @@ import { GRAPH_INPUTS, GRAPH_OUTPUTS, type Architecture } from '../contract.ts';
 import type { GraphBuilder } from '../onnx/index.ts';
 import { embedName, finalNormName, lmHeadName } from '../../checkpoint/tensor-names.ts';
 import { makeAttentionShapes } from './attention.ts';
-import { makeDecoderLayer, type EmitRouter } from './decoder-layer.ts';
+import { makeDecoderLayer, type EmitRouter, type MoeFormulation } from './decoder-layer.ts';
 import { makeRmsNorm } from './norm.ts';
 import { makeRotaryCache } from './rope.ts';
 import type { ModelWeights } from './weights.ts';
@@ -29,6 +29,10 @@ export interface Qwen2MoeGraphOptions {
   kvDtype?: 'float32';
   /** See SparseMoeInputs.skippedExpertRows: 1 for WebGPU graphs. */
   skippedExpertRows?: 0 | 1;
+  /** The routed experts' formulation (default sparse, the CPU's). */
+  moe?: MoeFormulation;
+  /** QMoE's fixed k: the largest top_k a request may use. */
+  maxTopK?: number;
 }
 
 export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions): void {
@@ -52,7 +56,9 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
 
   const masks: string[] = [];
   for (let l = 0; l < L; l++) {
-    const out = makeDecoderLayer(g, arch, l, hidden, weights, shapes, emitRouter, opts.skippedExpertRows);
+    const out = makeDecoderLayer(g, arch, l, hidden, weights, shapes, emitRouter, {
+      moe: opts.moe ?? 'sparse', skippedExpertRows: opts.skippedExpertRows ?? 0, maxTopK: opts.maxTopK ?? arch.numExpertsPerTok,
+    });
     hidden = out.hidden;
     const ms = g.withPrefix(`/model/layers.${l}/moe/expert_mask`);
     masks.push(ms.node('Unsqueeze', [ms.node('Cast', [out.selected], { to: 2 }), ms.constI64([1])]));

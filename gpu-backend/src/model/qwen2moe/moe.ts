@@ -32,11 +32,11 @@ export function makeMlp(scope: GraphScope, x: string, w: ExpertWeights): string 
   return w.down.apply(scope.withPrefix('down_proj'), makeSwiGlu(scope, gate, up));
 }
 
-/** sigmoid(x . shared_expert_gate) * shared_expert(x). */
-export function makeSharedExpert(scope: GraphScope, x: string, w: ExpertWeights, gate: Linear): string {
+/** sigmoid(gateLogit) * shared_expert(x); gateLogit [N,1] = x . shared_expert_gate (fused with the router). */
+export function makeSharedExpert(scope: GraphScope, x: string, w: ExpertWeights, gateLogit: string): string {
   const s = scope.withPrefix('shared_expert');
   const y = makeMlp(s, x, w);
-  const g = scope.node('Sigmoid', [gate.apply(scope.withPrefix('shared_expert_gate'), x)], undefined, { name: 'shared_expert_gate/Sigmoid' });
+  const g = scope.node('Sigmoid', [gateLogit], undefined, { name: 'shared_expert_gate/Sigmoid' });
   return scope.node('Mul', [y, g], undefined, { name: 'shared_expert/Gated' });
 }
 

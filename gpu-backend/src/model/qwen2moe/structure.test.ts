@@ -28,12 +28,16 @@ describe('converted Qwen2MoE graph structure', () => {
     for (const b of branches) for (const t of b.g.initializer!) inits.set(t.name, t);
     // Branch-local weights were measured to stay resident twice; they live in the main graph.
     expect(branches.flatMap((b) => b.g.initializer!.filter((t) => t.name!.startsWith('model.')))).toEqual([]);
+    const { numLayers: L, numExperts: E, hiddenSize: H } = manifest.architecture;
     for (const t of expectedTensors(manifest.architecture)) {
+      // The router and the shared-expert gate are stored as one fused [E+1, H] matrix (one GEMM).
+      if (t.role === 'router' || t.role === 'shared_gate') continue;
       const init = inits.get(t.name);
       expect(init, t.name).toBeDefined();
       expect(init!.dims!.map(Number)).toEqual(t.shape);
       expect(init!.dataLocation).toBe(onnx.TensorProto.DataLocation.EXTERNAL);
     }
+    for (let l = 0; l < L; l++) expect(inits.get(`model.layers.${l}.mlp.gate+shared_expert_gate`)?.dims?.map(Number)).toEqual([E + 1, H]);
   });
 
   it('declares the contract inputs and outputs', () => {
@@ -69,7 +73,8 @@ describe('converted Qwen2MoE graph structure', () => {
     const nbits = [...model.graph!.node!, ...thenNodes].filter((n) => n.opType === 'MatMulNBits');
     expect(nbits.length).toBeGreaterThan(0);
     for (const n of nbits) expect(attrs(n)).toMatchObject({ bits: 4, block_size: 32, accuracy_level: 4 });
-    const router = model.graph!.node!.find((n) => n.name === '/model/layers.0/moe/router/logits');
+    const router = model.graph!.node!.find((n) => n.name === '/model/layers.0/moe/router_and_shared_gate/Gemm');
     expect(router?.opType).toBe('Gemm');
+    expect(router?.input?.[1]).toBe('model.layers.0.mlp.gate+shared_expert_gate');
   });
 });

@@ -14,6 +14,16 @@ export interface Linear {
   apply(scope: GraphScope, x: string): string;
 }
 
+/** A stacked [E * rows, cols] quantized weight seen as ORT QMoE's [E, rows, cols * bits / 8] input. */
+export interface QmoeWeights {
+  weights: string;
+  scales: string;
+  bits: 4 | 8;
+  blockSize: number;
+  /** The scales' type, which QMoE requires to be its activations' type. */
+  scaleType: 'float32' | 'float16';
+}
+
 export interface ModelWeights {
   /**
    * A linear layer from checkpoint `name` ([out, in]) and optional bias. The weight initializers
@@ -21,6 +31,17 @@ export interface ModelWeights {
    * declared in `owner`'s graph; nodes of that graph and of its subgraphs may use them.
    */
   linear(owner: GraphScope, name: string, biasName?: string): Linear;
+  /**
+   * A linear over a matrix [out, in] the emitter assembles from checkpoint tensors (stacked experts,
+   * the router fused with the shared-expert gate), stored under `key` in the model's format, or in
+   * fp32 with `float32`. `build` runs at most once per key, however many graphs use it. `experts`
+   * marks stacked expert weights, which a QMoE graph may view through qmoe() too.
+   */
+  assembled(owner: GraphScope, key: string, shape: [number, number], build: () => Float32Array, opts?: { float32?: boolean; experts?: boolean }): Linear;
+  /** The same stored matrix as assembled(key, ...) seen as QMoE weights of `numExperts` experts; null when not quantized. */
+  qmoe(owner: GraphScope, key: string, shape: [number, number], numExperts: number, build: () => Float32Array): QmoeWeights | null;
+  /** A checkpoint tensor as fp32, for `assembled` builders. */
+  read(name: string): Float32Array;
   /** An fp32 tensor (norm weights, the router): kept fp32 in every format. */
   float32(outer: GraphScope, name: string): string;
   /** The embedding table's gather for `ids`, as fp32 [..., H]. */

@@ -1,0 +1,107 @@
+import type { Architecture } from '../contract.ts';
+import type { GraphScope } from '../onnx/index.ts';
+import { layerNames } from '../../checkpoint/tensor-names.ts';
+import type { ModelWeights } from './weights.ts';
+
+/**
+ * The MoE block as a few large nodes over all experts at once, for GPU execution providers, where
+ * the CPU's `If` per expert would read every condition back to the host (ort-notes). Both take the
+ * router kernel's [N,E] selection and weights, so every strategy works in both, row by row.
+ *
+ * qmoe (small batches): ORT's QMoE. It takes its own top-k of `router_probs` and a softmax over
+ * those k, so the kernel's choice is handed over as logits:
+ *   r = selected ? log(w) : -65504 (a masked expert contributes exactly 0, ort-notes)
+ *   softmax over the top k of r = w / Σw over the selected; times Σw gives w back
+ * (Qwen1.5-MoE has norm_topk_prob=false; renormalized rows have Σw = 1). It computes a fixed k =
+ * maxTopK experts per token on WebGPU: Ban saves nothing there.
+ *
+ * dense (large batches): gate/up of all E experts in one matmul [N,H]x[H,E*2I] (rows interleaved
+ * gate_i, up_i per expert, the layout QMoE's swiglu_fusion=1 reads, so the bytes are shared), SwiGLU,
+ * times each expert's weight (0 when not selected), then one down matmul [N,E*I]x[E*I,H] that also
+ * sums the experts. Cost is flat in N up to the GEMM's tile, so it wins once N is large.
+ */
+
+const MASKED_LOGIT = -65504;
+/** log() floor for a selected expert's weight, far above MASKED_LOGIT even in fp16. */
+const MIN_WEIGHT = 1e-30;
+
+export type StackedMoe = 'qmoe' | 'dense';
+
+export interface StackedMoeInputs {
+  arch: Architecture;
+  layer: number;
+  weights: ModelWeights;
+  /** Normalized hidden states [N,H] fp32. */
+  x: string;
+  /** Router kernel outputs [N,E] fp32. */
+  selected: string;
+  routeWeights: string;
+  /** [N,H] the experts' sum is added to (the gated shared expert). */
+  base: string;
+  /** QMoE's k: the largest top_k a request may use. */
+  maxTopK: number;
+}
+
+/** gate_proj and up_proj of every expert, rows interleaved: [E*2I, H]. */
+function gateUpRows(w: ModelWeights, arch: Architecture, layer: number): () => Float32Array {
+  const { numExperts: E, moeIntermediateSize: I, hiddenSize: H } = arch;
+  const n = layerNames(layer);
+  return () => {
+    const out = new Float32Array(E * 2 * I * H);
+    for (let e = 0; e < E; e++) {
+      const gate = w.read(n.expert(e, 'gate_proj'));
+      const up = w.read(n.expert(e, 'up_proj'));
+      for (let i = 0; i < I; i++) {
+        out.set(gate.subarray(i * H, (i + 1) * H), ((e * I + i) * 2) * H);
+        out.set(up.subarray(i * H, (i + 1) * H), ((e * I + i) * 2 + 1) * H);
+      }
+    }
+    return out;
+  };
+}
+
+export function makeStackedMoe(scope: GraphScope, kind: StackedMoe, inp: StackedMoeInputs): string {
+  const { arch, layer, weights } = inp;
+  const { numExperts: E, moeIntermediateSize: I, hiddenSize: H } = arch;
+  const n = layerNames(layer);
+  const s = scope.withPrefix(kind === 'qmoe' ? 'qmoe' : 'dense_experts');
+  const gateUpKey = `model.layers.${layer}.mlp.experts.gate_up.stacked`;
+
+  if (kind === 'qmoe') {
+    const fc1 = weights.qmoe(s, gateUpKey, [E * 2 * I, H], E, gateUpRows(weights, arch, layer));
+    // down_proj of every expert stacked: [E*H, I].
+    const fc2 = weights.qmoe(s, `model.layers.${layer}.mlp.experts.down.stacked`, [E * H, I], E, () => {
+      const out = new Float32Array(E * H * I);
+      for (let e = 0; e < E; e++) out.set(weights.read(n.expert(e, 'down_proj')), e * H * I);
+      return out;
+    });
+    if (!fc1 || !fc2) throw new Error('the qmoe formulation needs int4 or int8 expert weights');
+    const half = fc1.scaleType === 'float16';
+    const logW = s.node('Log', [s.node('Max', [inp.routeWeights, s.constF32(MIN_WEIGHT)])]);
+    const logits = s.node('Where', [s.node('Cast', [inp.selected], { to: 9 }), logW, s.constF32(MASKED_LOGIT)], undefined, { name: 'SelectedLogits' });
+    const toT = (v: string, name: string) => (half ? s.node('Cast', [v], { to: 10 }, { name }) : v);
+    const y = s.node('QMoE', [toT(inp.x, 'InputToHalf'), toT(logits, 'LogitsToHalf'), fc1.weights, fc1.scales, '', fc2.weights, fc2.scales], {
+      k: inp.maxTopK, activation_type: 'swiglu', swiglu_fusion: 1, expert_weight_bits: fc1.bits, block_size: fc1.blockSize, normalize_routing_weights: 0,
+    }, { domain: 'com.microsoft', name: 'QMoE' });
+    const yF = half ? s.node('Cast', [y], { to: 1 }, { name: 'OutputToFloat' }) : y;
+    const mass = s.node('ReduceSum', [inp.routeWeights, s.constI64([1])], { keepdims: 1 }, { name: 'SelectedMass' });
+    return s.node('Add', [inp.base, s.node('Mul', [yF, mass], undefined, { name: 'Unnormalize' })], undefined, { name: 'PlusShared' });
+  }
+
+  const gateUp = weights.assembled(s, gateUpKey, [E * 2 * I, H], gateUpRows(weights, arch, layer), { experts: true });
+  // down_proj of every expert side by side: [H, E*I].
+  const down = weights.assembled(s, `model.layers.${layer}.mlp.experts.down.dense`, [H, E * I], () => {
+    const out = new Float32Array(H * E * I);
+    for (let e = 0; e < E; e++) {
+      const d = weights.read(n.expert(e, 'down_proj'));
+      for (let h = 0; h < H; h++) out.set(d.subarray(h * I, (h + 1) * I), (h * E + e) * I);
+    }
+    return out;
+  });
+  const gu = s.node('Reshape', [gateUp.apply(s.withPrefix('gate_up'), inp.x), s.constI64([0, E, I, 2])], undefined, { name: 'PerExpert' });
+  const [g, u] = s.node('Split', [gu, s.constI64([1, 1])], { axis: 3 }, { outputs: 2, name: 'GateUp' });
+  const act = s.node('Mul', [s.node('Mul', [g, s.node('Sigmoid', [g])], undefined, { name: 'SiLU' }), u], undefined, { name: 'GateTimesUp' });
+  const w = s.node('Reshape', [inp.routeWeights, s.constI64([0, E, 1, 1])], undefined, { name: 'WeightPerExpert' });
+  const weighted = s.node('Reshape', [s.node('Mul', [act, w], undefined, { name: 'Weighted' }), s.constI64([0, E * I])], undefined, { name: 'Flatten' });
+  return s.node('Add', [inp.base, down.apply(s.withPrefix('down'), weighted)], undefined, { name: 'PlusShared' });
+}
