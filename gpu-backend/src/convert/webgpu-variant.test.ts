@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GRAPH_OUTPUTS, ManifestSchema, type Manifest, type WeightDtype } from '../model/contract.ts';
 import { makeFeeds } from '../testing/graph-feeds.ts';
-import { routeFeeds } from '../testing/route-feeds.ts';
+import { routeFeeds, type RowRouting } from '../testing/route-feeds.ts';
 import { getTinyModel } from '../testing/tiny-model.ts';
 import { convertCheckpoint, THROUGHPUT_GRAPH_FILE } from './convert.ts';
 
@@ -15,17 +15,17 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 const manifestOf = (dir: string): Manifest => ManifestSchema.parse(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
 
 /** Three rows with different routing in one batch: the GPU formulations must honour each row's. */
-const ROWS = [
+const ROWS: RowRouting[] = [
   { strategy: 'ban', topK: 4, tau: 0.3 },
   { strategy: 'top_k', topK: 2 },
   { strategy: 'pick', topK: 4, lambda: 0.5, keyExperts: { 0: [1, 2], 2: [5] } },
-] as const;
+];
 
 /** Runs a graph file on the CPU EP (the GPU formulations' ops all exist there) and returns logits and masks. */
 async function run(dir: string, file: string, manifest: Manifest) {
   const session = await ort.InferenceSession.create(join(dir, file));
   const feeds = makeFeeds(manifest.architecture, [{ ids: [9707, 11, 1879], past: 0 }, { ids: [42], past: 0 }, { ids: [785, 3974, 13876], past: 0 }], [null, null, null],
-    routeFeeds(manifest.architecture, ROWS.map((r) => ({ ...r })), session.inputNames));
+    routeFeeds(manifest.architecture, ROWS, session.inputNames));
   const result = await session.run(feeds);
   await session.release();
   return { logits: result[GRAPH_OUTPUTS.logits].data as Float32Array, mask: result[GRAPH_OUTPUTS.expertMask].data as Uint8Array, V: manifest.architecture.vocabSize };

@@ -110,6 +110,13 @@ export interface EngineConfig {
   /** Intra-op threads for the CPU EP (default: ORT's choice). */
   threads?: number;
   logger?: EngineLogger;
+  /**
+   * Where KV caches live between steps: 'host' (per-sequence arrays; the CPU default) or 'device'
+   * (the EP's own buffers, never read back; the default on GPU EPs). runner/device-kv.ts.
+   */
+  kvResidency?: 'host' | 'device';
+  /** Tokens per step from which the model's throughput graph runs (default: the manifest's). */
+  denseMinTokens?: number;
 }
 
 /** Loads the model, runs a warm-up step, and resolves with a ready Engine. */

@@ -3,11 +3,12 @@ import { GRAPH_OUTPUTS, type Manifest } from '../../model/contract.ts';
 import { packRouterInputs } from '../../model/router/index.ts';
 import type { ScheduledChunk, SchedulerOutput } from '../scheduler/index.ts';
 import type { EngineConfig, EngineLogger } from '../types.ts';
-import { buildBatchFeeds, type BatchRow } from './batch-tensors.ts';
+import { buildBatchFeeds, type BatchRow, type ResidentPast } from './batch-tensors.ts';
 import { InputBatch, type RunnerRequestParams } from './input-batch.ts';
 import type { KvArray, KvShape } from './kv-cache.ts';
+import { DeviceKv } from './device-kv.ts';
 import { ResidentBatch } from './resident-batch.ts';
-import { openSession, runChecked } from './session.ts';
+import { openSession, runChecked, sessionOptionsFor } from './session.ts';
 
 export interface RunnerOutput {
   /** The sampled next token of every row whose chunk completed its sequence. */
@@ -30,29 +31,56 @@ interface StepRun {
   rowStride: number;
 }
 
+/** The two operating points: the latency graph, and from minTokens tokens per run the throughput graph. */
+interface Sessions {
+  latency: ort.InferenceSession;
+  throughput?: { session: ort.InferenceSession; minTokens: number };
+}
+
 /**
- * Owns the ORT session, the per-slot batch state and KV caches, and sampling. One execute() is one
- * forward pass over a padded batch of chunks. Past K/V are rebuilt from per-sequence caches every
- * step (simple and composition-independent; see ort-notes on why a growing cache reallocates anyway).
+ * Owns the ORT sessions, the per-slot batch state and KV caches, and sampling. One execute() is one
+ * forward pass over a padded batch of chunks.
+ *
+ * KV residency: on the host (CPU EP), each sequence's cache is copied into its own arrays when the
+ * batch changes and the past is rebuilt from them (ResidentBatch); on a GPU EP the caches never leave
+ * the device (DeviceKv).
  */
 export class ModelRunner {
   private readonly batch: InputBatch;
   private readonly resident = new ResidentBatch();
 
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly sessions: Sessions,
     private readonly manifest: Manifest,
     private readonly kvShape: KvShape,
+    private readonly device: DeviceKv | null,
     private readonly logger?: EngineLogger,
   ) {
     this.batch = new InputBatch(kvShape);
   }
 
-  static async load(modelDir: string, manifest: Manifest, config: Pick<EngineConfig, 'executionProvider' | 'threads' | 'logger'>): Promise<ModelRunner> {
-    const session = await openSession(modelDir, manifest, { executionProvider: config.executionProvider ?? 'cpu', threads: config.threads });
+  static async load(modelDir: string, manifest: Manifest, config: Pick<EngineConfig, 'executionProvider' | 'threads' | 'logger' | 'kvResidency' | 'denseMinTokens'>): Promise<ModelRunner> {
+    const ep = config.executionProvider ?? 'cpu';
     const arch = manifest.architecture;
     const kvShape: KvShape = { numLayers: arch.numLayers, numKvHeads: arch.numKvHeads, headDim: arch.headDim, dtype: manifest.kvDtype };
-    return new ModelRunner(session, manifest, kvShape, config.logger);
+    const onDevice = (config.kvResidency ?? (ep === 'cpu' ? 'host' : 'device')) === 'device';
+    const presents = Array.from({ length: arch.numLayers }, (_, l) => [GRAPH_OUTPUTS.presentKey(l), GRAPH_OUTPUTS.presentValue(l)]).flat();
+    const opts = { executionProvider: ep, threads: config.threads, deviceOutputs: onDevice ? presents : [] };
+    const latency = await openSession(modelDir, manifest, opts);
+    const tp = manifest.throughputGraphs?.[ep];
+    const sessions: Sessions = {
+      latency,
+      throughput: tp && { session: await openSession(modelDir, manifest, { ...opts, file: tp.file }), minTokens: config.denseMinTokens ?? tp.minTokens },
+    };
+    const device = onDevice ? new DeviceKv(kvShape, { ...sessionOptionsFor({ executionProvider: ep, threads: config.threads }), ...(ep === 'cpu' ? {} : { preferredOutputLocation: 'gpu-buffer' }) }) : null;
+    config.logger?.info({ ep, kvResidency: onDevice ? 'device' : 'host', throughputGraph: tp ? { file: tp.file, minTokens: sessions.throughput!.minTokens } : null }, 'model runner ready');
+    return new ModelRunner(sessions, manifest, kvShape, device, config.logger);
+  }
+
+  /** The latency graph, or the throughput graph for runs of at least its minTokens (padded) tokens. */
+  private sessionFor(tokens: number): ort.InferenceSession {
+    const tp = this.sessions.throughput;
+    return tp && tokens >= tp.minTokens ? tp.session : this.sessions.latency;
   }
 
   /** KV tokens held by live sequences. */
@@ -66,6 +94,14 @@ export class ModelRunner {
 
   free(reqIds: readonly string[]): void {
     if (reqIds.length === 0) return;
+    if (this.device) {
+      for (const id of reqIds) {
+        const kv = this.batch.kv[this.batch.reqIdToSlot.get(id) ?? -1];
+        if (kv) this.device.drop(kv);
+        this.batch.remove(id);
+      }
+      return;
+    }
     // The others' newest positions may live only in the resident tensors: keep them, drop the rest.
     if (reqIds.some((id) => this.resident.holds(id))) {
       const dead = new Set(reqIds.map((id) => this.batch.kv[this.batch.reqIdToSlot.get(id) ?? -1]));
@@ -89,6 +125,7 @@ export class ModelRunner {
     const result: RunnerOutput = { sampled: new Map(), expertMasks: new Map() };
     const ran: StepRun[] = [];
     for (const group of groups) ran.push(await this.runGroup(group, result));
+    if (this.device) return result;
     // The last group (the decoding rows when split) may feed its present_* back next step; the
     // others' new positions go to their own caches now.
     for (const run of ran.slice(0, -1)) run.rows.forEach((row, b) => row.kv.append(run.keys, run.values, b * run.rowStride, run.T, run.P, row.tokenIds.length));
@@ -106,13 +143,20 @@ export class ModelRunner {
     });
     const reqIds = chunks.map((row) => row.reqId);
     const uniform = rows.every((row) => row.tokenIds.length === rows[0].tokenIds.length);
-    const resident = this.resident.reusableFor(reqIds, uniform) ?? undefined;
-    if (!resident && rows.some((r) => r.kv.pending > 0)) this.resident.materialize(() => true);
+    let resident: (ResidentPast & { composed?: boolean }) | undefined;
+    if (this.device) resident = await this.device.pastFor(rows.map((r) => r.kv), uniform);
+    else {
+      resident = this.resident.reusableFor(reqIds, uniform) ?? undefined;
+      if (!resident && rows.some((r) => r.kv.pending > 0)) this.resident.materialize(() => true);
+    }
     const { feeds, layout } = buildBatchFeeds(rows, this.kvShape, resident);
     const { numLayers, numExperts } = this.manifest.architecture;
     Object.assign(feeds, packRouterInputs(slots.map((slot) => this.batch.routing[slot]!), { numLayers, numExperts, maxTopK: this.manifest.routing.maxTopK }));
 
-    const results = await runChecked(this.session, feeds, (details) => this.logger?.error(details, 'model step failed'));
+    const session = this.sessionFor(rows.length * layout.S);
+    const results = await runChecked(session, feeds, (details) => this.logger?.error(details, 'model step failed'));
+    // A composed past was built for this run only.
+    if (resident?.composed) for (const t of [...resident.keys, ...resident.values]) t.dispose();
 
     const logits = results[GRAPH_OUTPUTS.logits].data as Float32Array;
     const mask = results[GRAPH_OUTPUTS.expertMask].data as Uint8Array;
@@ -125,6 +169,11 @@ export class ModelRunner {
     const keyTensors = Array.from({ length: numLayers }, (_, l) => results[GRAPH_OUTPUTS.presentKey(l)]);
     const valueTensors = Array.from({ length: numLayers }, (_, l) => results[GRAPH_OUTPUTS.presentValue(l)]);
     const T = layout.P + layout.S;
+    if (this.device) {
+      // GPU outputs are never read here (getData() on one aborts the process in onnxruntime-node 1.30).
+      this.device.update(rows.map((r) => r.kv), keyTensors, valueTensors, layout.valid, T);
+      return { reqIds, rows, keyTensors, valueTensors, valid: layout.valid, T, P: layout.P, keys: [], values: [], rowStride: 0 };
+    }
     return {
       reqIds, rows, keyTensors, valueTensors, valid: layout.valid, T, P: layout.P,
       keys: keyTensors.map((t) => t.data as KvArray),
@@ -134,6 +183,8 @@ export class ModelRunner {
   }
 
   async release(): Promise<void> {
-    await this.session.release();
+    await this.device?.release();
+    await this.sessions.latency.release();
+    await this.sessions.throughput?.session.release();
   }
 }

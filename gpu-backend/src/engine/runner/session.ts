@@ -12,6 +12,22 @@ export class ExecutionProviderError extends Error {
 export interface SessionOptions {
   executionProvider: ExecutionProvider;
   threads?: number;
+  /** Another graph of the model dir than graphs[ep] (the throughput graph). */
+  file?: string;
+  /** Outputs that stay on the device (present_* on WebGPU). */
+  deviceOutputs?: readonly string[];
+}
+
+/** Session options for this EP: only it registered, optionally some outputs left on the GPU. */
+export function sessionOptionsFor(opts: SessionOptions): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [opts.executionProvider],
+    graphOptimizationLevel: 'all',
+    ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
+    ...(opts.deviceOutputs?.length && opts.executionProvider !== 'cpu'
+      ? { preferredOutputLocation: Object.fromEntries(opts.deviceOutputs.map((name) => [name, 'gpu-buffer' as const])) }
+      : {}),
+  };
 }
 
 /**
@@ -21,18 +37,14 @@ export interface SessionOptions {
  */
 export async function openSession(modelDir: string, manifest: Manifest, opts: SessionOptions): Promise<ort.InferenceSession> {
   const ep = opts.executionProvider;
-  const graph = manifest.graphs[ep];
+  const graph = opts.file ?? manifest.graphs[ep];
   if (!graph) {
     const available = Object.keys(manifest.graphs).join(', ') || 'none';
     throw new ExecutionProviderError(`The model in ${modelDir} has no graph for execution provider '${ep}' (it has: ${available}); convert it for '${ep}'`);
   }
   const backend = ort.listSupportedBackends().find((b) => b.name === ep);
   if (!backend) throw new ExecutionProviderError(`Execution provider '${ep}' is not supported by this onnxruntime-node build`);
-  const options: ort.InferenceSession.SessionOptions = {
-    executionProviders: [ep],
-    graphOptimizationLevel: 'all',
-    ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
-  };
+  const options = sessionOptionsFor(opts);
   try {
     return await ort.InferenceSession.create(join(modelDir, graph), options);
   } catch (err) {

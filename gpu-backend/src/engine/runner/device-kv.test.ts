@@ -1,0 +1,42 @@
+import { describe, it, expect, afterAll } from 'vitest';
+import { getTinyModel } from '../../testing/tiny-model.ts';
+import { createEngine, type PickBanEngine } from '../core.ts';
+import { collect, request, routing, type Collected } from '../testing.ts';
+import type { EngineLimits } from '../types.ts';
+
+/**
+ * Device-resident KV (what GPU EPs use) run on the CPU EP: the runner never reads a present_* back
+ * and rebuilds every changed batch with the compose graph. It must generate exactly what the host
+ * path generates, through joins, early ends, chunked prefill beside decode, and mixed routing.
+ */
+const limits: EngineLimits = { maxRunningSeqs: 4, maxQueuedSeqs: 16, maxKvTokens: 4096, maxPrefillChunk: 5, maxBatchTokens: 16 };
+const prompts = ['Once upon a time', 'The capital of France is', '你好，世界！请告诉我', 'Write a long essay about the history of the Roman Empire, its emperors and its fall.', 'Hi', 'A list of primes: 2, 3, 5,'];
+const engines: PickBanEngine[] = [];
+afterAll(async () => {
+  for (const e of engines) await e.shutdown(0);
+});
+
+async function workload(kvResidency: 'host' | 'device'): Promise<{ results: Collected[]; engine: PickBanEngine }> {
+  const { modelDir } = await getTinyModel();
+  const engine = (await createEngine({ modelDir, limits, threads: 2, kvResidency })) as PickBanEngine;
+  engines.push(engine);
+  const { numLayers: L, numExperts: E } = engine.manifest.architecture;
+  const rs = [routing(L, E), routing(L, E, { strategy: 'ban', tau: 0.4, topK: 6 }), routing(L, E, { strategy: 'pick', keyExperts: { 0: [3], 2: [1] }, lambda: 0.3 }), routing(L, E, { topK: 2 })];
+  // Six requests over four slots with different lengths: sequences end at different steps and
+  // queued ones join while others decode.
+  const results = await Promise.all(prompts.map(async (p, i) => collect(await engine.submit(request(rs[i % rs.length], { prompt: p, maxTokens: 3 + ((i * 5) % 11) })))));
+  return { results, engine };
+}
+
+describe('device-resident KV', () => {
+  it('generates token for token what host-resident KV generates', async () => {
+    const host = await workload('host');
+    const device = await workload('device');
+    expect(device.results.map((c) => c.error)).toEqual(prompts.map(() => null));
+    expect(device.results.map((c) => c.tokenIds)).toEqual(host.results.map((c) => c.tokenIds));
+    expect(device.results.map((c) => c.usage?.routing)).toEqual(host.results.map((c) => c.usage?.routing));
+    // Finished sequences are freed at the next step; after it nothing is left referenced on the device.
+    await device.engine.step();
+    expect(device.engine.kvTokensHeld).toBe(0);
+  });
+});

@@ -1,0 +1,160 @@
+import * as ort from 'onnxruntime-node';
+import { GraphBuilder } from '../../model/onnx/index.ts';
+import { GRAPH_INPUTS } from '../../model/contract.ts';
+import type { ResidentPast } from './batch-tensors.ts';
+import type { KvShape, SequenceKv } from './kv-cache.ts';
+
+/**
+ * KV caches that never leave the device (WebGPU): each step's present_* outputs stay GPU buffers
+ * (`preferredOutputLocation: 'gpu-buffer'`) and are only ever fed back as inputs, never read by
+ * the host (onnxruntime-node 1.30 aborts the process on getData() of a GPU output).
+ *
+ * A sequence's cache is a reference into the output of the last step it ran in: that step's
+ * present tensors (a Source), its row, and which of the row's positions are its tokens. While a
+ * batch decodes the same rows in the same order, the present tensors are fed back as they are.
+ * When the composition changes (a sequence joins or ends), a small compose graph on the same
+ * device gathers each row's positions from its source into a fresh right-padded past: one copy
+ * per composition change, not per step. The sources nobody references are disposed.
+ */
+
+interface Source {
+  keys: ort.Tensor[];
+  values: ort.Tensor[];
+  /** Padded key positions per row. */
+  T: number;
+  refs: number;
+}
+
+interface Ref {
+  source: Source;
+  row: number;
+  /** Key positions of this sequence's tokens in its row, in token order. */
+  positions: number[];
+}
+
+export class DeviceKv {
+  private readonly refs = new Map<SequenceKv, Ref>();
+  private readonly composers = new Map<number, ort.InferenceSession>();
+
+  constructor(
+    private readonly shape: KvShape,
+    private readonly sessionOptions: ort.InferenceSession.SessionOptions,
+  ) {}
+
+  /**
+   * The past for these rows (in order): the last step's present tensors when they are exactly
+   * these rows in this order and every row computes the same number of tokens (so padding holes
+   * cannot pile up), else a freshly composed one.
+   */
+  async pastFor(kvs: readonly SequenceKv[], uniformChunks: boolean): Promise<ResidentPast & { composed: boolean }> {
+    const refs = kvs.map((kv) => this.refs.get(kv));
+    const first = refs[0]?.source;
+    const reusable = uniformChunks && first !== undefined && first.keys[0].dims[0] === kvs.length && refs.every((r, b) => r?.source === first && r.row === b);
+    if (reusable) {
+      const valid = new Uint8Array(kvs.length * first.T);
+      refs.forEach((r, b) => r!.positions.forEach((p) => (valid[b * first.T + p] = 1)));
+      return { keys: first.keys, values: first.values, P: first.T, valid, composed: false };
+    }
+    return { ...(await this.compose(refs)), composed: true };
+  }
+
+  /** After a run: every row's cache is now in that run's present_* (row b, its `valid` positions). */
+  update(kvs: readonly SequenceKv[], keys: ort.Tensor[], values: ort.Tensor[], valid: Uint8Array, T: number): void {
+    const source: Source = { keys, values, T, refs: 0 };
+    kvs.forEach((kv, b) => {
+      const positions: number[] = [];
+      for (let j = 0; j < T; j++) if (valid[b * T + j]) positions.push(j);
+      this.drop(kv);
+      this.refs.set(kv, { source, row: b, positions });
+      source.refs++;
+      kv.pending = positions.length;
+    });
+    if (source.refs === 0) dispose(source);
+  }
+
+  /** Forgets a sequence's cache; its source is freed once no sequence uses it. */
+  drop(kv: SequenceKv): void {
+    const ref = this.refs.get(kv);
+    if (!ref) return;
+    this.refs.delete(kv);
+    if (--ref.source.refs === 0) dispose(ref.source);
+  }
+
+  async release(): Promise<void> {
+    for (const kv of [...this.refs.keys()]) this.drop(kv);
+    for (const s of this.composers.values()) await s.release();
+    this.composers.clear();
+  }
+
+  private async compose(refs: (Ref | undefined)[]): Promise<ResidentPast> {
+    const { numLayers: L, numKvHeads: kvH, headDim: D } = this.shape;
+    const B = refs.length;
+    const P = Math.max(0, ...refs.map((r) => r?.positions.length ?? 0));
+    const valid = new Uint8Array(B * P);
+    refs.forEach((r, b) => valid.fill(1, b * P, b * P + (r?.positions.length ?? 0)));
+    if (P === 0) {
+      const empty = () => new ort.Tensor(this.shape.dtype, this.shape.dtype === 'float16' ? new Uint16Array(0) : new Float32Array(0), [B, kvH, 0, D]);
+      return { keys: Array.from({ length: L }, empty), values: Array.from({ length: L }, empty), P, valid };
+    }
+    // Rows of all sources flattened to [sum(Bs*Ts), kvH*D]; row b's position p reads flat row index[b*P+p].
+    const sources = [...new Set(refs.filter((r) => r !== undefined).map((r) => r.source))];
+    const base = new Map<Source, number>();
+    let offset = 0;
+    for (const s of sources) {
+      base.set(s, offset);
+      offset += s.keys[0].dims[0] * s.T;
+    }
+    const index = new BigInt64Array(B * P);
+    refs.forEach((r, b) => {
+      if (!r) return; // padding rows read flat row 0: masked by attention_bias
+      const at = base.get(r.source)! + r.row * r.source.T;
+      r.positions.forEach((p, i) => (index[b * P + i] = BigInt(at + p)));
+    });
+    const feeds: Record<string, ort.Tensor> = {
+      index: new ort.Tensor('int64', index, [B * P]),
+      shape: new ort.Tensor('int64', BigInt64Array.from([B, P, kvH, D].map(BigInt)), [4]),
+    };
+    sources.forEach((s, i) => {
+      for (let l = 0; l < L; l++) {
+        feeds[`key.${i}.${l}`] = s.keys[l];
+        feeds[`value.${i}.${l}`] = s.values[l];
+      }
+    });
+    const out = await (await this.composer(sources.length)).run(feeds);
+    return {
+      keys: Array.from({ length: L }, (_, l) => out[GRAPH_INPUTS.pastKey(l)]),
+      values: Array.from({ length: L }, (_, l) => out[GRAPH_INPUTS.pastValue(l)]),
+      P,
+      valid,
+    };
+  }
+
+  /** The compose graph for n sources (cached): per layer, Gather rows of the flattened sources. */
+  private async composer(n: number): Promise<ort.InferenceSession> {
+    let session = this.composers.get(n);
+    if (session) return session;
+    const { numLayers: L, numKvHeads: kvH, headDim: D, dtype } = this.shape;
+    const g = new GraphBuilder('kv_compose');
+    g.input('index', 'int64', ['rows']);
+    g.input('shape', 'int64', [4]);
+    for (let l = 0; l < L; l++) {
+      for (const which of ['key', 'value'] as const) {
+        const flat = Array.from({ length: n }, (_, i) => {
+          const name = g.input(`${which}.${i}.${l}`, dtype, [`b${i}`, kvH, `t${i}`, D]);
+          return g.node('Reshape', [g.node('Transpose', [name], { perm: [0, 2, 1, 3] }), g.constI64([-1, kvH * D])]);
+        });
+        const all = n === 1 ? flat[0] : g.node('Concat', flat, { axis: 0 });
+        const rows = g.node('Reshape', [g.node('Gather', [all, 'index'], { axis: 0 }), 'shape']);
+        const out = which === 'key' ? GRAPH_INPUTS.pastKey(l) : GRAPH_INPUTS.pastValue(l);
+        g.output(out, dtype, ['batch', kvH, 'past', D], g.node('Transpose', [rows], { perm: [0, 2, 1, 3] }));
+      }
+    }
+    session = await ort.InferenceSession.create(g.toModelBytes({ opsetVersion: 17 }), this.sessionOptions);
+    this.composers.set(n, session);
+    return session;
+  }
+}
+
+function dispose(s: Source): void {
+  for (const t of [...s.keys, ...s.values]) t.dispose();
+}
