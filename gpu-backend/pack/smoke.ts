@@ -13,17 +13,18 @@ const targets = process.argv.slice(2).map((a) => {
   const [ep, dir] = a.split(/:(.*)/s);
   return { ep: ep as ExecutionProvider, modelDir: dir };
 });
-const providers = targets.map((t) => t.ep);
+const labels = targets.map((t) => `${t.ep}:${t.modelDir}`);
 const prompts = ['The old house on the hill', 'She looked at him and', 'In the morning the town'];
 const limits = { maxRunningSeqs: 8, maxQueuedSeqs: 8, maxKvTokens: 8192, maxPrefillChunk: 256, maxBatchTokens: 512 };
 const results: Record<string, string[]> = {};
 
-for (const { ep, modelDir } of targets) {
+for (const [i, { ep, modelDir }] of targets.entries()) {
+  const label = labels[i];
   const t0 = performance.now();
   const engine = await createEngine({ modelDir, executionProvider: ep, limits });
   const loadMs = performance.now() - t0;
   const info = engine.modelInfo();
-  results[ep] = [];
+  results[label] = [];
   for (const strategy of ['top_k', 'ban'] as const) {
     for (const prompt of prompts) {
       const routing = resolveRouting({ strategy, tau: 0.5 }, info.routing);
@@ -40,14 +41,14 @@ for (const { ep, modelDir } of targets) {
         else throw new Error(ev.message);
       }
       const decodeS = (performance.now() - first) / 1000;
-      results[ep].push(text);
-      console.log(JSON.stringify({ ep, strategy, prompt, loadMs: Math.round(loadMs), ttftMs: Math.round(first - start), decodeTokS: +((tokens - 1) / decodeS).toFixed(1), text }));
+      results[label].push(text);
+      console.log(JSON.stringify({ ep, modelDir, strategy, prompt, loadMs: Math.round(loadMs), ttftMs: Math.round(first - start), decodeTokS: +((tokens - 1) / decodeS).toFixed(1), text }));
     }
   }
   await engine.shutdown(1000);
 }
-const [base, ...rest] = providers;
-for (const ep of rest) {
-  const same = results[ep].filter((t, i) => t === results[base][i]).length;
-  console.log(`${ep} vs ${base}: ${same}/${results[base].length} greedy texts identical`);
+const [base, ...rest] = labels;
+for (const label of rest) {
+  const same = results[label].filter((t, i) => t === results[base][i]).length;
+  console.log(`${label} vs ${base}: ${same}/${results[base].length} greedy texts identical`);
 }
