@@ -88,8 +88,13 @@ export class GpuMemorySampler {
     return p;
   }
 
-  stop(): void {
-    this.child?.kill();
+  /** Ends the nvidia-smi child and waits (up to 2 s) for it to exit, so it is reaped, not left defunct. */
+  async stop(): Promise<void> {
+    const child = this.child;
     this.child = null;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill();
+    await Promise.race([exited, new Promise<void>((resolve) => setTimeout(resolve, 2000).unref())]);
   }
 }

@@ -18,12 +18,14 @@ export interface BenchResults {
   options: BenchOptions;
   model?: { dir: string; modelId: string; weights: string; kvDtype: string; graph: string | undefined; numLayers: number; numExperts: number; topK: number };
   limits?: EngineLimits;
-  load?: { ms: number; gpuUsedBeforeMiB: GpuUsedMiB | null; gpuUsedAfterMiB: GpuUsedMiB | null; rssAfterMiB: number };
+  /** Load + the engine's warm-up step. */
+  load?: { ms: number; rssAfterMiB: number };
   singleStream?: Section<SingleStreamResult>;
   prefill?: Section<PrefillResult>[];
   strategies?: Section<StrategyResult>[];
   aggregate?: Section<AggregateResult>[];
-  memory: { gpuPeakMiB: GpuUsedMiB | null; peakRssMiB: number };
+  /** GPU figures are MiB used per GPU (nvidia-smi, so other processes count too); null without nvidia-smi. */
+  memory: { gpuUsedBeforeLoadMiB: GpuUsedMiB | null; gpuUsedAfterLoadMiB: GpuUsedMiB | null; gpuPeakMiB: GpuUsedMiB | null; peakRssMiB: number };
   /** Sections not started because --max-seconds ran out. */
   skipped: string[];
 }
@@ -70,7 +72,7 @@ export function formatTables(r: BenchResults): string {
     `bench-gpu ${r.status}${r.error ? ` (${r.error})` : ''}: ${m?.modelId ?? r.options.modelDir} (${m?.weights ?? '?'} weights, ${m?.kvDtype ?? '?'} KV) on ${r.options.ep}, ${f(r.elapsedS, 0)} s`,
     `Machine: ${r.machine.cpuCount} × ${r.machine.cpuModel}, ${r.machine.gpus?.map((g) => `${g.name} (driver ${g.driver}, ${(g.memoryTotalMiB / 1024).toFixed(0)} GiB)`).join(', ') || 'no nvidia-smi'}, Node ${r.machine.node}, onnxruntime-node ${r.machine.onnxruntimeNode}, ${r.date}`,
     `Command: ${r.command}`,
-    `Load + warm-up: ${f(r.load?.ms, 0)} ms; GPU memory used: ${gib(r.load?.gpuUsedBeforeMiB)} before load, ${gib(r.load?.gpuUsedAfterMiB)} after, ${gib(r.memory.gpuPeakMiB)} peak; peak RSS ${r.memory.peakRssMiB} MiB`,
+    `Load + warm-up: ${f(r.load?.ms, 0)} ms; GPU memory used: ${gib(r.memory.gpuUsedBeforeLoadMiB)} before load, ${gib(r.memory.gpuUsedAfterLoadMiB)} after, ${gib(r.memory.gpuPeakMiB)} peak; peak RSS ${r.memory.peakRssMiB} MiB`,
     '',
     '| workload | tokens/s | ms per token | detail | GPU peak |',
     '|---|---|---|---|---|',

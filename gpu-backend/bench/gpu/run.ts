@@ -48,12 +48,12 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = co
     elapsedS: 0,
     machine: machineInfo(gpus),
     options: o,
-    memory: { gpuPeakMiB: null, peakRssMiB: 0 },
+    memory: { gpuUsedBeforeLoadMiB: null, gpuUsedAfterLoadMiB: null, gpuPeakMiB: null, peakRssMiB: 0 },
     skipped: [],
   };
   const save = () => {
     r.elapsedS = +elapsedS().toFixed(1);
-    r.memory = { gpuPeakMiB: sampler.overallPeak(), peakRssMiB: peakRssMiB() };
+    r.memory = { ...r.memory, gpuPeakMiB: sampler.overallPeak(), peakRssMiB: peakRssMiB() };
     writeResults(o.out, r);
   };
   /** Runs one section unless the budget is spent; an error is recorded in place of the result. */
@@ -80,9 +80,8 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = co
     r.status = 'interrupted';
     r.error = `received ${signal}`;
     save();
-    sampler.stop();
     log(formatTables(r));
-    process.exit(130);
+    void sampler.stop().finally(() => process.exit(130));
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
@@ -93,12 +92,13 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = co
     const a = manifest.architecture;
     r.model = { dir: o.modelDir, modelId: manifest.modelId, weights: manifest.weights.dtype, kvDtype: manifest.kvDtype, graph: manifest.graphs[o.ep], numLayers: a.numLayers, numExperts: a.numExperts, topK: manifest.routing.defaultTopK };
     r.limits = benchLimits(o);
-    const gpuUsedBeforeMiB = gpuUsedNow();
+    r.memory.gpuUsedBeforeLoadMiB = gpuUsedNow();
     if (sampler.start(200)) progress(`sampling GPU memory every 200 ms (${gpus?.map((g) => g.name).join(', ')})`);
     progress(`loading ${o.modelDir} on ${o.ep} (limits ${JSON.stringify(r.limits)})`);
     const tLoad = performance.now();
     engine = await createEngine({ modelDir: o.modelDir, executionProvider: o.ep, limits: r.limits, threads: o.threads, logger: { info: (obj, msg) => progress(`${msg ?? ''} ${JSON.stringify(obj)}`), warn: (obj, msg) => progress(`warn: ${msg ?? ''} ${JSON.stringify(obj)}`), error: (obj, msg) => progress(`error: ${msg ?? ''} ${JSON.stringify(obj)}`) } });
-    r.load = { ms: Math.round(performance.now() - tLoad), gpuUsedBeforeMiB, gpuUsedAfterMiB: gpuUsedNow(), rssAfterMiB: peakRssMiB() };
+    r.load = { ms: Math.round(performance.now() - tLoad), rssAfterMiB: peakRssMiB() };
+    r.memory.gpuUsedAfterLoadMiB = gpuUsedNow();
     progress(`loaded in ${r.load.ms} ms`);
     save();
     const eng = engine;
@@ -113,7 +113,8 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = co
           runs.push(await decodeSingle(eng, topK, SHORT_PROMPT, o.decodeTokens));
           progress(`single stream run ${i + 1}/${o.runs}: ${runs.at(-1)!.tokS.toFixed(1)} tok/s (${runs.at(-1)!.completionTokens} tokens)`);
         }
-        return { decodeTokens: o.decodeTokens, tokS: median(runs.map((x) => x.tokS)), msPerToken: median(runs.map((x) => x.msPerToken)), runs };
+        const tokS = median(runs.map((x) => x.tokS));
+        return { decodeTokens: o.decodeTokens, tokS, msPerToken: 1000 / tokS, runs };
       },
       (error) => ({ error }),
     );
@@ -153,7 +154,10 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = co
               progress(`${st.name} run ${i + 1}/${o.runs}: ${runs[j].at(-1)!.tokS.toFixed(1)} tok/s, ${runs[j].at(-1)!.expertsPerToken.toFixed(2)} experts/token`);
             }
           }
-          return strategies.map((st, j) => ({ name: st.name, tokS: median(runs[j].map((x) => x.tokS)), msPerToken: median(runs[j].map((x) => x.msPerToken)), expertsPerToken: median(runs[j].map((x) => x.expertsPerToken)), runs: runs[j] }));
+          return strategies.map((st, j) => {
+            const tokS = median(runs[j].map((x) => x.tokS));
+            return { name: st.name, tokS, msPerToken: 1000 / tokS, expertsPerToken: median(runs[j].map((x) => x.expertsPerToken)), runs: runs[j] };
+          });
         },
         (error) => strategies.map((st) => ({ error, name: st.name })),
       );
@@ -199,7 +203,7 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = co
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     save();
-    sampler.stop();
+    await sampler.stop();
   }
   return r;
 }
