@@ -3,8 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateCheckpoint } from './generator.ts';
 import { PRESETS, type CheckpointShape, type PresetName } from './presets.ts';
+import { setThreads, threadCount } from './worker-pool.ts';
 
-/** `npm run generate -- --out <dir> --preset tiny|a2.7b [overrides]`: writes an HF Qwen2MoE checkpoint. */
+/** `npm run generate -- --out <dir> --preset tiny|a2.7b [--threads N] [overrides]`: writes an HF Qwen2MoE checkpoint. */
 
 const int = (name: string, v: string | undefined): number | undefined => {
   if (v === undefined) return undefined;
@@ -13,7 +14,7 @@ const int = (name: string, v: string | undefined): number | undefined => {
   return n;
 };
 
-export function parseGenerateArgs(argv: string[]): { outDir: string; shape: CheckpointShape; seed: number } {
+export function parseGenerateArgs(argv: string[]): { outDir: string; shape: CheckpointShape; seed: number; threads?: number } {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -21,7 +22,7 @@ export function parseGenerateArgs(argv: string[]): { outDir: string; shape: Chec
       out: { type: 'string' }, preset: { type: 'string', default: 'tiny' }, seed: { type: 'string', default: '0' },
       layers: { type: 'string' }, hidden: { type: 'string' }, heads: { type: 'string' }, 'kv-heads': { type: 'string' },
       experts: { type: 'string' }, 'top-k': { type: 'string' }, 'moe-intermediate': { type: 'string' },
-      'shared-intermediate': { type: 'string' }, dtype: { type: 'string' },
+      'shared-intermediate': { type: 'string' }, dtype: { type: 'string' }, threads: { type: 'string' },
     },
   });
   if (!values.out) throw new Error('--out <dir> is required');
@@ -42,16 +43,17 @@ export function parseGenerateArgs(argv: string[]): { outDir: string; shape: Chec
     sharedIntermediate: int('shared-intermediate', values['shared-intermediate']) ?? base.sharedIntermediate,
     dtype: (values.dtype as 'fp32' | 'bf16' | undefined) ?? base.dtype,
   };
-  return { outDir: values.out, shape, seed };
+  return { outDir: values.out, shape, seed, threads: int('threads', values.threads) };
 }
 
 // Run only as a script, so tests can import the argument parser.
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
     const opts = parseGenerateArgs(process.argv.slice(2));
+    if (opts.threads) setThreads(opts.threads);
     const t0 = performance.now();
     const files = generateCheckpoint(opts);
-    console.log(`wrote ${files.length} files to ${opts.outDir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(`wrote ${files.length} files to ${opts.outDir} in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${threadCount()} threads`);
   } catch (err) {
     console.error(`generate: ${(err as Error).message}`);
     process.exit(1);

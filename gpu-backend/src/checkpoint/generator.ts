@@ -1,11 +1,13 @@
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { CHUNK_ELEMENTS, FILL_HELPERS, fillChunk, type FillTask } from './chunk-kernels.ts';
 import { fromFloat32 } from './dtypes.ts';
 import { architectureOf, parseQwen2MoeConfig } from './hf-config.ts';
-import { fillRandom, normal, tensorRng } from './prng.ts';
+import { fillRandom, fillTriangular, normal, tensorRng, triangularStream, xorshiftJump, type TriangularStream } from './prng.ts';
 import { QWEN_VOCAB_SIZE, type CheckpointShape } from './presets.ts';
-import { writeCheckpointTensors, type TensorSpec } from './safetensors-writer.ts';
+import { specBytes, writeCheckpointTensors, type PlacedTensor, type TensorSpec } from './safetensors-writer.ts';
+import { runKernel } from './worker-pool.ts';
 import { expectedTensors, type ExpectedTensor } from './tensor-names.ts';
 
 /**
@@ -78,35 +80,70 @@ const GENERATION_CONFIG = {
   repetition_penalty: 1.05,
 };
 
+/** Standard deviation and mean of each role's values (all but the router: one stream per tensor). */
+function streamOf(t: ExpectedTensor, rng: () => number): TriangularStream {
+  switch (t.role) {
+    case 'embed':
+      return triangularStream(rng, 1);
+    case 'norm':
+      return triangularStream(rng, 0.05, 1);
+    case 'bias':
+      return triangularStream(rng, 0.1);
+    case 'linear':
+    case 'shared_gate':
+      return triangularStream(rng, 1 / Math.sqrt(t.fanIn!));
+    case 'lm_head':
+      // Peakier than 1/sqrt(H) so greedy decoding has clear winners.
+      return triangularStream(rng, 3 / Math.sqrt(t.fanIn!));
+    case 'router':
+      throw new Error('the router has one stream per expert row');
+  }
+}
+
 /** The fp32 values of one generated tensor; pure in (seed, name, shape). */
 export function generateTensor(t: ExpectedTensor, seed: number, numExperts: number): Float32Array {
   const rng = tensorRng(seed, t.name);
   const out = new Float32Array(t.shape.reduce((a, b) => a * b, 1));
-  switch (t.role) {
-    case 'embed':
-      return fillRandom(out, rng, 1);
-    case 'norm':
-      return fillRandom(out, rng, 0.05, 1);
-    case 'bias':
-      return fillRandom(out, rng, 0.1);
-    case 'linear':
-      return fillRandom(out, rng, 1 / Math.sqrt(t.fanIn!));
-    case 'shared_gate':
-      return fillRandom(out, rng, 1 / Math.sqrt(t.fanIn!));
-    case 'lm_head':
-      // Peakier than 1/sqrt(H) so greedy decoding has clear winners.
-      return fillRandom(out, rng, 3 / Math.sqrt(t.fanIn!));
-    case 'router': {
-      const H = t.fanIn!;
-      const row = new Float32Array(H);
-      for (let e = 0; e < numExperts; e++) {
-        // Log-normal per-expert scale: wider logits make an expert win top-k more often.
-        const scale = Math.exp(0.5 * normal(rng));
-        out.set(fillRandom(row, rng, (ROUTER_LOGIT_STD * scale) / Math.sqrt(H)), e * H);
-      }
-      return out;
+  if (t.role !== 'router') {
+    const s = streamOf(t, rng);
+    fillTriangular(out, 0, out.length, s.state, s.k, s.mean);
+    return out;
+  }
+  const H = t.fanIn!;
+  const row = new Float32Array(H);
+  for (let e = 0; e < numExperts; e++) {
+    // Log-normal per-expert scale: wider logits make an expert win top-k more often.
+    const scale = Math.exp(0.5 * normal(rng));
+    out.set(fillRandom(row, rng, (ROUTER_LOGIT_STD * scale) / Math.sqrt(H)), e * H);
+  }
+  return out;
+}
+
+/**
+ * Writes one file's tensors: each stream is cut into chunks whose start states are jumped to
+ * (xorshiftJump), and the chunks are filled and written by the worker pool, byte-identical to
+ * generateTensor. The router (a few rows, one stream each) is written from here.
+ */
+function writeGenerated(fd: number, placed: PlacedTensor[], byName: Map<string, ExpectedTensor>, seed: number, numExperts: number): void {
+  const tasks: FillTask[] = [];
+  for (const { spec, position } of placed) {
+    const t = byName.get(spec.name)!;
+    if (t.role === 'router') {
+      const bytes = fromFloat32(spec.dtype, generateTensor(t, seed, numExperts));
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
+      continue;
+    }
+    const s = streamOf(t, tensorRng(seed, t.name));
+    const count = specBytes(spec) / (spec.dtype === 'BF16' ? 2 : 4);
+    const elementBytes = spec.dtype === 'BF16' ? 2 : 4;
+    let state = s.state;
+    for (let at = 0; at < count; at += CHUNK_ELEMENTS) {
+      const n = Math.min(CHUNK_ELEMENTS, count - at);
+      tasks.push({ fd, position: position + at * elementBytes, count: n, state, k: s.k, mean: s.mean, dtype: spec.dtype as FillTask['dtype'] });
+      state = xorshiftJump(state, n);
     }
   }
+  runKernel('fillChunk', fillChunk, FILL_HELPERS, tasks);
 }
 
 export interface GenerateOptions {
@@ -123,7 +160,8 @@ export function generateCheckpoint({ outDir, shape, seed }: GenerateOptions): st
   const byName = new Map(tensors.map((t) => [t.name, t]));
   const dtype = shape.dtype === 'bf16' ? 'BF16' : 'F32';
   const specs: TensorSpec[] = tensors.map((t) => ({ name: t.name, dtype, shape: t.shape }));
-  const files = writeCheckpointTensors(outDir, specs, (s) => fromFloat32(s.dtype, generateTensor(byName.get(s.name)!, seed, arch.numExperts)), shape.maxShardBytes);
+  const writeData = (fd: number, placed: PlacedTensor[]) => writeGenerated(fd, placed, byName, seed, arch.numExperts);
+  const files = writeCheckpointTensors(outDir, specs, { writeData }, shape.maxShardBytes);
   writeFileSync(join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   writeFileSync(join(outDir, 'generation_config.json'), JSON.stringify(GENERATION_CONFIG, null, 2) + '\n');
   for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(tokenizerDir(), f), join(outDir, f));

@@ -1,6 +1,8 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { isFloatDtype, SAFETENSORS_DTYPES, toFloat32, type SafetensorsDtype } from './dtypes.ts';
+import { CHUNK_ELEMENTS, DECODE_HELPERS, decodeChunk, type DecodeTask } from './chunk-kernels.ts';
+import { isFloatDtype, SAFETENSORS_DTYPES, type SafetensorsDtype } from './dtypes.ts';
+import { threadCount, runKernel } from './worker-pool.ts';
 
 /**
  * Lazy safetensors reading: only the JSON header is parsed up front, and each tensor is read from
@@ -120,7 +122,40 @@ export class Checkpoint {
   }
 
   readFloat32(name: string): Float32Array {
+    return new Float32Array(this.decode(name, 'f32'));
+  }
+
+  /** The tensor as IEEE half bits (bf16 rounds to nearest even, as a cast to fp16 does). */
+  readFloat16(name: string): Uint16Array {
+    return new Uint16Array(this.decode(name, 'f16'));
+  }
+
+  /**
+   * Reads and converts in chunks through a reused scratch buffer; large tensors are spread over
+   * the worker pool and land in a SharedArrayBuffer (a plain ArrayBuffer otherwise).
+   */
+  private decode(name: string, to: 'f32' | 'f16'): ArrayBuffer | SharedArrayBuffer {
     const info = this.info(name);
-    return toFloat32(info.dtype, readTensorBytes(info));
+    const srcBytes = SAFETENSORS_DTYPES[info.dtype];
+    const count = info.byteLength / srcBytes;
+    const parallel = threadCount() > 1 && count >= PARALLEL_MIN_ELEMENTS;
+    const outBytes = count * (to === 'f32' ? 4 : 2);
+    const out = parallel ? new SharedArrayBuffer(outBytes) : new ArrayBuffer(outBytes);
+    const fd = openSync(info.file, 'r');
+    try {
+      const tasks: DecodeTask[] = [];
+      for (let at = 0; at < count; at += CHUNK_ELEMENTS) {
+        tasks.push({ fd, position: info.offset + at * srcBytes, count: Math.min(CHUNK_ELEMENTS, count - at), src: info.dtype, to, out, at });
+      }
+      runKernel('decodeChunk', decodeChunk, DECODE_HELPERS, tasks, parallel);
+    } catch (err) {
+      throw new CheckpointFormatError(`${info.file}: tensor ${info.name}: ${(err as Error).message}`);
+    } finally {
+      closeSync(fd);
+    }
+    return out;
   }
 }
+
+/** Below this, a tensor is read on the calling thread (worker hand-off costs more than it saves). */
+const PARALLEL_MIN_ELEMENTS = 1 << 20;

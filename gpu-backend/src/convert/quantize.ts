@@ -1,3 +1,5 @@
+import { runKernel, threadCount, type KernelContext } from '../checkpoint/worker-pool.ts';
+
 /**
  * Blockwise symmetric quantization in com.microsoft MatMulNBits' layout. A linear weight W [N, K]
  * (HF's [out, in]) is already what MatMulNBits wants for its B input: per output row n, K is cut
@@ -16,33 +18,112 @@ export interface QuantizedWeight {
   dims: { n: number; k: number; blocksPerRow: number; blobBytes: number };
 }
 
-export function quantizeBlockwise(w: Float32Array, n: number, k: number, bits: QuantBits, blockSize: number): QuantizedWeight {
+/**
+ * Quantizes rows [rowStart, rowEnd) of `w` into `packed` / `scales` (laid out for all rows).
+ * Self-contained: it runs in worker threads as source text (checkpoint/worker-pool.ts).
+ */
+export function quantizeRowRange(
+  w: Float32Array, k: number, bits: number, blockSize: number, rowStart: number, rowEnd: number, packed: Uint8Array, scales: Float32Array,
+): void {
   const blocksPerRow = Math.ceil(k / blockSize);
   const blobBytes = (blockSize * bits) / 8;
-  const packed = new Uint8Array(n * blocksPerRow * blobBytes);
-  const scales = new Float32Array(n * blocksPerRow);
   const zero = 1 << (bits - 1);
   // Symmetric range [-(zero-1), zero-1]: the most negative code stays unused so +max and -max round alike.
   const qmax = zero - 1;
-  const codes = new Uint8Array(blockSize);
-  for (let row = 0; row < n; row++) {
+  for (let row = rowStart; row < rowEnd; row++) {
     for (let b = 0; b < blocksPerRow; b++) {
       const start = row * k + b * blockSize;
       const len = Math.min(blockSize, k - b * blockSize);
       let absMax = 0;
-      for (let i = 0; i < len; i++) absMax = Math.max(absMax, Math.abs(w[start + i]));
+      for (let i = start; i < start + len; i++) {
+        const a = Math.abs(w[i]);
+        // `a !== a` keeps a NaN sticky, as Math.max would.
+        if (a > absMax || a !== a) absMax = a;
+      }
       const scale = Math.fround(absMax / qmax);
       scales[row * blocksPerRow + b] = scale;
       const inv = scale === 0 ? 0 : 1 / scale;
-      // Padding past K quantizes to code `zero`, i.e. exactly 0.
-      codes.fill(zero);
-      for (let i = 0; i < len; i++) codes[i] = zero + Math.max(-qmax, Math.min(qmax, Math.round(w[start + i] * inv)));
       const blob = (row * blocksPerRow + b) * blobBytes;
-      if (bits === 8) packed.set(codes, blob);
-      else for (let i = 0; i < blobBytes; i++) packed[blob + i] = codes[2 * i] | (codes[2 * i + 1] << 4);
+      // Padding past K quantizes to code `zero`, i.e. exactly 0; NaN codes store as 0, as before.
+      if (bits === 8) {
+        for (let i = 0; i < blockSize; i++) {
+          let q = i < len ? Math.round(w[start + i] * inv) : 0;
+          if (q > qmax) q = qmax;
+          else if (q < -qmax) q = -qmax;
+          packed[blob + i] = zero + q;
+        }
+      } else {
+        for (let i = 0; i < blockSize; i += 2) {
+          let lo = i < len ? Math.round(w[start + i] * inv) : 0;
+          if (lo > qmax) lo = qmax;
+          else if (lo < -qmax) lo = -qmax;
+          let hi = i + 1 < len ? Math.round(w[start + i + 1] * inv) : 0;
+          if (hi > qmax) hi = qmax;
+          else if (hi < -qmax) hi = -qmax;
+          packed[blob + (i >> 1)] = ((zero + lo) & 0xff) | ((zero + hi) << 4);
+        }
+      }
     }
   }
-  return { packed, scales, dims: { n, k, blocksPerRow, blobBytes } };
+}
+
+interface QuantizeTask {
+  w: SharedArrayBuffer;
+  wOffset: number;
+  k: number;
+  bits: number;
+  blockSize: number;
+  rowStart: number;
+  rowEnd: number;
+  packed: SharedArrayBuffer;
+  scales: SharedArrayBuffer;
+}
+const QUANTIZE_HELPERS = { quantizeRowRange };
+function quantizeTask(t: QuantizeTask, ctx: KernelContext<typeof QUANTIZE_HELPERS>): void {
+  const n = t.rowEnd;
+  const blocksPerRow = Math.ceil(t.k / t.blockSize);
+  ctx.lib.quantizeRowRange(
+    new Float32Array(t.w, t.wOffset, n * t.k), t.k, t.bits, t.blockSize, t.rowStart, t.rowEnd,
+    new Uint8Array(t.packed, 0, (n * blocksPerRow * t.blockSize * t.bits) / 8), new Float32Array(t.scales, 0, n * blocksPerRow),
+  );
+}
+
+/** Below this, quantization stays on the calling thread. */
+const PARALLEL_MIN_ELEMENTS = 1 << 20;
+/** Rows per task: a few hundred KB of input, enough tasks to balance 16 threads on a 1408-row expert. */
+const ROWS_PER_TASK_TARGET_ELEMENTS = 1 << 16;
+
+/**
+ * Large weights are split by rows over the worker pool (results byte-identical to one thread);
+ * their packed codes and scales then live in SharedArrayBuffers.
+ */
+export function quantizeBlockwise(w: Float32Array, n: number, k: number, bits: QuantBits, blockSize: number): QuantizedWeight {
+  const blocksPerRow = Math.ceil(k / blockSize);
+  const blobBytes = (blockSize * bits) / 8;
+  const dims = { n, k, blocksPerRow, blobBytes };
+  if (threadCount() <= 1 || n * k < PARALLEL_MIN_ELEMENTS) {
+    const packed = new Uint8Array(n * blocksPerRow * blobBytes);
+    const scales = new Float32Array(n * blocksPerRow);
+    quantizeRowRange(w, k, bits, blockSize, 0, n, packed, scales);
+    return { packed, scales, dims };
+  }
+  let shared = w;
+  if (!(w.buffer instanceof SharedArrayBuffer)) {
+    shared = new Float32Array(new SharedArrayBuffer(n * k * 4));
+    shared.set(w.subarray(0, n * k));
+  }
+  const packed = new Uint8Array(new SharedArrayBuffer(n * blocksPerRow * blobBytes));
+  const scales = new Float32Array(new SharedArrayBuffer(n * blocksPerRow * 4));
+  const rowsPerTask = Math.max(1, Math.floor(ROWS_PER_TASK_TARGET_ELEMENTS / k));
+  const tasks: QuantizeTask[] = [];
+  for (let r = 0; r < n; r += rowsPerTask) {
+    tasks.push({
+      w: shared.buffer as SharedArrayBuffer, wOffset: shared.byteOffset, k, bits, blockSize, rowStart: r, rowEnd: Math.min(n, r + rowsPerTask),
+      packed: packed.buffer as SharedArrayBuffer, scales: scales.buffer as SharedArrayBuffer,
+    });
+  }
+  runKernel('quantizeTask', quantizeTask, QUANTIZE_HELPERS, tasks);
+  return { packed, scales, dims };
 }
 
 /** The fp32 weights MatMulNBits effectively multiplies by (for reference forwards in tests). */
