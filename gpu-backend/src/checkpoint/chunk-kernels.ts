@@ -38,6 +38,9 @@ export function fillChunk(t: FillTask, ctx: KernelContext<typeof FILL_HELPERS>):
   for (let done = 0; done < bytes.length; ) done += ctx.fs.writeSync(t.fd, bytes, done, bytes.length - done, t.position + done);
 }
 
+/** How decodeChunk's short-read error starts (spelled out in the kernel: its source cannot refer to a constant). */
+export const TRUNCATED = 'truncated';
+
 export interface DecodeTask {
   fd: number;
   position: number;
@@ -58,7 +61,7 @@ export function decodeChunk(t: DecodeTask, ctx: KernelContext<typeof DECODE_HELP
   const raw = new Uint8Array(ctx.scratch(want), 0, want);
   for (let done = 0; done < want; ) {
     const n = ctx.fs.readSync(t.fd, raw, done, want - done, t.position + done);
-    if (n <= 0) throw new Error(`checkpoint file truncated at byte ${t.position + done}`);
+    if (n <= 0) throw new Error(`truncated at byte ${t.position + done}`); // starts with TRUNCATED
     done += n;
   }
   const g = globalThis as { __pickbanBf16ToF16?: Uint16Array; __pickbanF16ToF32?: Float32Array };

@@ -1,6 +1,6 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { CHUNK_ELEMENTS, DECODE_HELPERS, decodeChunk, type DecodeTask } from './chunk-kernels.ts';
+import { CHUNK_ELEMENTS, DECODE_HELPERS, decodeChunk, TRUNCATED, type DecodeTask } from './chunk-kernels.ts';
 import { isFloatDtype, SAFETENSORS_DTYPES, type SafetensorsDtype } from './dtypes.ts';
 import { threadCount, runKernel } from './worker-pool.ts';
 
@@ -149,7 +149,9 @@ export class Checkpoint {
       }
       runKernel('decodeChunk', decodeChunk, DECODE_HELPERS, tasks, parallel);
     } catch (err) {
-      throw new CheckpointFormatError(`${info.file}: tensor ${info.name}: ${(err as Error).message}`);
+      const message = (err as Error).message;
+      if (message.startsWith(TRUNCATED)) throw new CheckpointFormatError(`${info.file}: tensor ${info.name} is truncated`);
+      throw new CheckpointFormatError(`${info.file}: tensor ${info.name}: ${message}`);
     } finally {
       closeSync(fd);
     }

@@ -71,7 +71,7 @@ port.on('message', (m) => {
   } catch (err) {
     Atomics.store(c, 0, 0x3fffffff);
     Atomics.store(c, 2, 1);
-    port.postMessage(String((err && err.stack) || err));
+    port.postMessage(err instanceof Error ? err.message : String(err));
   }
   Atomics.add(c, 1, 1);
   Atomics.notify(c, 1);
@@ -137,6 +137,6 @@ export function runKernel<T, L extends Helpers>(name: string, kernel: Kernel<T, 
   if (mainError) throw mainError;
   if (Atomics.load(ctrl, 2)) {
     const messages = workers.map((w) => receiveMessageOnPort(w.port)?.message).filter(Boolean);
-    throw new Error(`${name} in a worker thread: ${messages[0]}`);
+    throw new Error(`${messages[0]} (${name}, in a worker thread)`);
   }
 }
