@@ -10,6 +10,7 @@ import { PRESETS } from './presets.ts';
 import { xorshiftJump } from './prng.ts';
 import { Checkpoint } from './safetensors-reader.ts';
 import { writeCheckpointTensors } from './safetensors-writer.ts';
+import { toFloat16 as toFloat16Pooled } from './to-float16.ts';
 import { runKernel, setThreads, threadCount } from './worker-pool.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pickban-pool-'));
@@ -65,6 +66,7 @@ describe('worker pool and the chunked kernels on it', () => {
     expect(Buffer.from(f32b.buffer, f32b.byteOffset, f32b.byteLength).equals(Buffer.from(values.buffer))).toBe(true);
     expect(Buffer.from(f32a.buffer, f32a.byteOffset, f32a.byteLength).equals(Buffer.from(values.buffer))).toBe(true);
     const expected16 = Buffer.from(toFloat16(values).buffer);
+    for (const half of serialAndParallel(() => toFloat16Pooled(values))) expect(Buffer.from(half.buffer, half.byteOffset, half.byteLength).equals(expected16)).toBe(true);
     for (const name of ['w', 'f']) {
       const [h1, h3] = serialAndParallel(() => Checkpoint.open(ckDir).readFloat16(name));
       expect(Buffer.from(h1.buffer, h1.byteOffset, h1.byteLength).equals(expected16)).toBe(true);
