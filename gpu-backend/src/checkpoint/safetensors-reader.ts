@@ -2,7 +2,7 @@ import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs
 import { join } from 'node:path';
 import { CHUNK_ELEMENTS, DECODE_HELPERS, decodeChunk, TRUNCATED, type DecodeTask } from './chunk-kernels.ts';
 import { isFloatDtype, SAFETENSORS_DTYPES, type SafetensorsDtype } from './dtypes.ts';
-import { threadCount, runKernel } from './worker-pool.ts';
+import { runKernel, sharedBuffer, threadCount } from './worker-pool.ts';
 
 /**
  * Lazy safetensors reading: only the JSON header is parsed up front, and each tensor is read from
@@ -140,7 +140,7 @@ export class Checkpoint {
     const count = info.byteLength / srcBytes;
     const parallel = threadCount() > 1 && count >= PARALLEL_MIN_ELEMENTS;
     const outBytes = count * (to === 'f32' ? 4 : 2);
-    const out = parallel ? new SharedArrayBuffer(outBytes) : new ArrayBuffer(outBytes);
+    const out = parallel ? sharedBuffer(outBytes) : new ArrayBuffer(outBytes);
     const fd = openSync(info.file, 'r');
     try {
       const tasks: DecodeTask[] = [];

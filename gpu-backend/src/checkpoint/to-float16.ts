@@ -1,5 +1,5 @@
 import { float32ToFloat16, fp32BitsToFp16Bits } from './dtypes.ts';
-import { runKernel, threadCount, type KernelContext } from './worker-pool.ts';
+import { runKernel, sharedBuffer, threadCount, type KernelContext } from './worker-pool.ts';
 
 /**
  * fp32 -> IEEE half bits for whole weight tensors, with the results of model/onnx's toFloat16
@@ -28,10 +28,10 @@ export function toFloat16(values: Float32Array): Uint16Array {
   if (threadCount() <= 1 || n < PARALLEL_MIN_ELEMENTS) return float32ToFloat16(values);
   let shared = values;
   if (!(values.buffer instanceof SharedArrayBuffer)) {
-    shared = new Float32Array(new SharedArrayBuffer(n * 4));
+    shared = new Float32Array(sharedBuffer(n * 4));
     shared.set(values);
   }
-  const out = new Uint16Array(new SharedArrayBuffer(n * 2));
+  const out = new Uint16Array(sharedBuffer(n * 2));
   const tasks: NarrowTask[] = [];
   for (let at = 0; at < n; at += CHUNK_ELEMENTS) {
     tasks.push({ src: shared.buffer as SharedArrayBuffer, srcOffset: shared.byteOffset, out: out.buffer as SharedArrayBuffer, at, count: Math.min(CHUNK_ELEMENTS, n - at) });

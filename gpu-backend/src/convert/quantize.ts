@@ -1,4 +1,4 @@
-import { runKernel, threadCount, type KernelContext } from '../checkpoint/worker-pool.ts';
+import { runKernel, sharedBuffer, threadCount, type KernelContext } from '../checkpoint/worker-pool.ts';
 
 /**
  * Blockwise symmetric quantization in com.microsoft MatMulNBits' layout. A linear weight W [N, K]
@@ -109,11 +109,11 @@ export function quantizeBlockwise(w: Float32Array, n: number, k: number, bits: Q
   }
   let shared = w;
   if (!(w.buffer instanceof SharedArrayBuffer)) {
-    shared = new Float32Array(new SharedArrayBuffer(n * k * 4));
+    shared = new Float32Array(sharedBuffer(n * k * 4));
     shared.set(w.subarray(0, n * k));
   }
-  const packed = new Uint8Array(new SharedArrayBuffer(n * blocksPerRow * blobBytes));
-  const scales = new Float32Array(new SharedArrayBuffer(n * blocksPerRow * 4));
+  const packed = new Uint8Array(sharedBuffer(n * blocksPerRow * blobBytes));
+  const scales = new Float32Array(sharedBuffer(n * blocksPerRow * 4));
   const rowsPerTask = Math.max(1, Math.floor(ROWS_PER_TASK_TARGET_ELEMENTS / k));
   const tasks: QuantizeTask[] = [];
   for (let r = 0; r < n; r += rowsPerTask) {
