@@ -96,7 +96,7 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = co
     if (sampler.start(200)) progress(`sampling GPU memory every 200 ms (${gpus?.map((g) => g.name).join(', ')})`);
     progress(`loading ${o.modelDir} on ${o.ep} (limits ${JSON.stringify(r.limits)})`);
     const tLoad = performance.now();
-    engine = await createEngine({ modelDir: o.modelDir, executionProvider: o.ep, limits: r.limits, threads: o.threads, logger: { info: (obj, msg) => progress(`${msg ?? ''} ${JSON.stringify(obj)}`), warn: (obj, msg) => progress(`warn: ${msg ?? ''} ${JSON.stringify(obj)}`), error: (obj, msg) => progress(`error: ${msg ?? ''} ${JSON.stringify(obj)}`) } });
+    engine = await createEngine({ modelDir: o.modelDir, executionProvider: o.ep, limits: r.limits, threads: o.threads, denseMinTokens: o.denseMinTokens, logger: { info: (obj, msg) => progress(`${msg ?? ''} ${JSON.stringify(obj)}`), warn: (obj, msg) => progress(`warn: ${msg ?? ''} ${JSON.stringify(obj)}`), error: (obj, msg) => progress(`error: ${msg ?? ''} ${JSON.stringify(obj)}`) } });
     r.load = { ms: Math.round(performance.now() - tLoad), rssAfterMiB: peakRssMiB() };
     r.memory.gpuUsedAfterLoadMiB = gpuUsedNow();
     progress(`loaded in ${r.load.ms} ms`);

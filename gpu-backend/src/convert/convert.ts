@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync 
 import { dirname, join, resolve } from 'node:path';
 import { GraphBuilder, WeightWriter } from '../model/onnx/index.ts';
 import { buildQwen2MoeGraph } from '../model/qwen2moe/index.ts';
-import { MANIFEST_FILE, type ExecutionProvider, type WeightDtype } from '../model/contract.ts';
+import { MANIFEST_FILE, type AttentionKind, type ExecutionProvider, type WeightDtype } from '../model/contract.ts';
 import { buildManifest } from './manifest.ts';
 import { copyProfiles } from './profiles.ts';
 import { routerFor, SUPPORTED_STRATEGIES } from './router.ts';
@@ -28,17 +28,21 @@ export const DEFAULT_DENSE_MIN_TOKENS = 48;
 
 /**
  * The graphs a model directory gets per execution provider. cpu: If-gated sparse experts (Ban's
- * skipped experts cost nothing). webgpu: QMoE for small steps and dense experts for large ones
- * when the experts are quantized; dense alone for fp16/fp32 (QMoE is quantized-only).
+ * skipped experts cost nothing) and standard-op attention. webgpu: GroupQueryAttention, and QMoE
+ * for small steps with dense experts for large ones when the experts are quantized; dense alone
+ * for fp16/fp32 (QMoE is quantized-only).
  */
 interface GraphPlan {
   file: string;
   moe: MoeFormulation;
+  attention: AttentionKind;
 }
 function graphPlan(ep: ExecutionProvider, dtype: WeightDtype): { latency: GraphPlan; throughput?: GraphPlan } {
-  if (ep === 'cpu') return { latency: { file: GRAPH_FILE, moe: 'sparse' } };
-  if (dtype === 'int4' || dtype === 'int8') return { latency: { file: GRAPH_FILE, moe: 'qmoe' }, throughput: { file: THROUGHPUT_GRAPH_FILE, moe: 'dense' } };
-  return { latency: { file: GRAPH_FILE, moe: 'dense' } };
+  if (ep === 'cpu') return { latency: { file: GRAPH_FILE, moe: 'sparse', attention: 'sdpa' } };
+  if (dtype === 'int4' || dtype === 'int8') {
+    return { latency: { file: GRAPH_FILE, moe: 'qmoe', attention: 'gqa' }, throughput: { file: THROUGHPUT_GRAPH_FILE, moe: 'dense', attention: 'gqa' } };
+  }
+  return { latency: { file: GRAPH_FILE, moe: 'dense', attention: 'gqa' } };
 }
 
 export interface ConvertOptions {
@@ -52,6 +56,8 @@ export interface ConvertOptions {
   accuracyLevel?: number;
   /** Overrides the per-EP MoE formulation (tests run the GPU formulations on the CPU EP). */
   moe?: MoeFormulation;
+  /** Overrides the per-EP attention. */
+  attention?: AttentionKind;
   /** Tokens per step from which the runner uses the throughput graph. */
   denseMinTokens?: number;
 }
@@ -84,6 +90,7 @@ export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
       plan.latency.moe = opts.moe;
       delete plan.throughput;
     }
+    if (opts.attention) for (const p of [plan.latency, plan.throughput]) if (p) p.attention = opts.attention;
     const writer = new WeightWriter(join(tmp, DATA_FILE));
     const graphs: { plan: GraphPlan; bytes: Uint8Array; nodes: number }[] = [];
     let dataBytes: number;
@@ -95,7 +102,7 @@ export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
         const weights = new StreamingWeights(store, g, { accuracyLevel: opts.accuracyLevel, fp16Compute: ep === 'cpu' ? 'float32' : 'float16' });
         buildQwen2MoeGraph(g, {
           arch, weights, router: routerFor({ numLayers: arch.numLayers, numExperts: arch.numExperts }),
-          skippedExpertRows: ep === 'webgpu' ? 1 : 0, moe: p.moe, maxTopK,
+          skippedExpertRows: ep === 'webgpu' ? 1 : 0, moe: p.moe, attention: p.attention, maxTopK,
         });
         graphs.push({ plan: p, bytes: g.toModelBytes({ opsetVersion: 17 }), nodes: g.countNodes('') });
       }
@@ -110,7 +117,7 @@ export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
     const manifest = buildManifest({
       source, dtype, maxTopK, graphs: { [ep]: plan.latency.file }, strategies: SUPPORTED_STRATEGIES,
       throughputGraphs: plan.throughput ? { [ep]: { file: plan.throughput.file, minTokens: opts.denseMinTokens ?? DEFAULT_DENSE_MIN_TOKENS } } : undefined,
-      moe: Object.fromEntries(graphs.map(({ plan: p }) => [p.file, p.moe])),
+      graphInfo: Object.fromEntries(graphs.map(({ plan: p }) => [p.file, { moe: p.moe, attention: p.attention }])),
       blockSize: dtype === 'int4' || dtype === 'int8' ? QUANT_BLOCK_SIZE : undefined,
     });
     // The manifest goes last: its presence is what marks a directory as a complete model.

@@ -24,9 +24,10 @@ const ROWS: RowRouting[] = [
 /** Runs a graph file on the CPU EP (the GPU formulations' ops all exist there) and returns logits and masks. */
 async function run(dir: string, file: string, manifest: Manifest) {
   const session = await ort.InferenceSession.create(join(dir, file));
-  const feeds = makeFeeds(manifest.architecture, [{ ids: [9707, 11, 1879], past: 0 }, { ids: [42], past: 0 }, { ids: [785, 3974, 13876], past: 0 }], [null, null, null],
+  // Rows of equal length: GroupQueryAttention graphs compute the same number of tokens per row.
+  const feeds = makeFeeds(manifest.architecture, [{ ids: [9707, 11, 1879], past: 0 }, { ids: [42, 7, 100], past: 0 }, { ids: [785, 3974, 13876], past: 0 }], [null, null, null],
     routeFeeds(manifest.architecture, ROWS, session.inputNames));
-  const result = await session.run(feeds);
+  const result = await session.run(Object.fromEntries(session.inputNames.map((name) => [name, feeds[name]])));
   await session.release();
   return { logits: result[GRAPH_OUTPUTS.logits].data as Float32Array, mask: result[GRAPH_OUTPUTS.expertMask].data as Uint8Array, V: manifest.architecture.vocabSize };
 }
@@ -53,7 +54,9 @@ describe('the webgpu graphs (run here on the CPU EP) compute what the CPU graph 
       convertCheckpoint({ src: tiny.checkpointDir, out: gpuDir, dtype, maxTopK: 8, ep: 'webgpu', accuracyLevel: 0 });
       const manifest = manifestOf(gpuDir);
       expect(manifest.graphs).toEqual({ webgpu: 'model.onnx' });
-      expect(manifest.moe).toEqual(dtype === 'int4' ? { 'model.onnx': 'qmoe', [THROUGHPUT_GRAPH_FILE]: 'dense' } : { 'model.onnx': 'dense' });
+      expect(manifest.graphInfo).toEqual(dtype === 'int4'
+        ? { 'model.onnx': { moe: 'qmoe', attention: 'gqa' }, [THROUGHPUT_GRAPH_FILE]: { moe: 'dense', attention: 'gqa' } }
+        : { 'model.onnx': { moe: 'dense', attention: 'gqa' } });
       expect(manifest.throughputGraphs?.webgpu?.file).toBe(dtype === 'int4' ? THROUGHPUT_GRAPH_FILE : undefined);
 
       const ref = await run(cpuDir, 'model.onnx', manifestOf(cpuDir));

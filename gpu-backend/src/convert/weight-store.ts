@@ -121,8 +121,12 @@ export class StreamingWeights implements ModelWeights {
     return this.declare(name, () => owner.initializer(name, dims ? { ...t, dims } : t));
   }
 
-  float32(_outer: GraphScope, name: string): string {
-    return this.init(this.root, name, this.store.tensor(name, () => this.store.writer.append('float32', this.store.shape(name), this.read(name))));
+  float32(_outer: GraphScope, name: string, build?: () => Float32Array): string {
+    return this.init(this.root, name, this.store.tensor(name, () => {
+      if (!build) return this.store.writer.append('float32', this.store.shape(name), this.read(name));
+      const v = build();
+      return this.store.writer.append('float32', [v.length], v);
+    }));
   }
 
   embed(scope: GraphScope, name: string, ids: string): string {

@@ -24,6 +24,11 @@ import { ROUTING_STRATEGIES } from '../../../shared/routing/schema.ts';
  *   route_renormalize    bool    [B]
  *   route_layer_sensitivity float32 [B, L]   W'_l for ban_and_pick (0 otherwise)
  *   route_r_range        float32 [B, 2]      R_min, R_max for ban_and_pick (0 otherwise)
+ * Graphs with GroupQueryAttention (manifest graphInfo attention 'gqa', GPU EPs) take instead of
+ * attention_bias: every row computes S tokens (no padding), row b's past is positions [0, p_b) of
+ * past_*, and present_* holds row b's p_b + S positions at [0, p_b + S):
+ *   seqlens_k            int32   [B]         p_b + S - 1
+ *   total_sequence_length int32  []          max_b (p_b + S)
  * Graph outputs:
  *   logits               float32 [B, V]       at last_index
  *   present_key.{l}      float32 [B, kvH, P+S, D]  = concat(past, new)
@@ -46,6 +51,8 @@ export const GRAPH_INPUTS = {
   routeRenormalize: 'route_renormalize',
   routeLayerSensitivity: 'route_layer_sensitivity',
   routeRRange: 'route_r_range',
+  seqlensK: 'seqlens_k',
+  totalSequenceLength: 'total_sequence_length',
 } as const;
 
 export const GRAPH_OUTPUTS = {
@@ -59,6 +66,9 @@ export const GRAPH_OUTPUTS = {
 export const MASKED_BIAS = -1e9;
 
 export const WEIGHT_DTYPES = ['fp32', 'fp16', 'int8', 'int4'] as const;
+/** sdpa: standard ops with attention_bias (any batch layout); gqa: com.microsoft GroupQueryAttention. */
+export const ATTENTION_KINDS = ['sdpa', 'gqa'] as const;
+export type AttentionKind = (typeof ATTENTION_KINDS)[number];
 export type WeightDtype = (typeof WEIGHT_DTYPES)[number];
 export const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'cuda'] as const;
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
@@ -95,8 +105,8 @@ export const ManifestSchema = z.object({
    * formulation. The runner runs it for steps of at least minTokens tokens, `graphs[ep]` below that.
    */
   throughputGraphs: z.partialRecord(z.enum(EXECUTION_PROVIDERS), z.object({ file: z.string(), minTokens: z.number().int().positive() })).optional(),
-  /** The MoE formulation of each graph file (sparse: If per expert; qmoe; dense). */
-  moe: z.record(z.string(), z.enum(['sparse', 'qmoe', 'dense'])).optional(),
+  /** How each graph file computes (MoE: If per expert, QMoE, or dense; attention: standard ops with a bias, or GroupQueryAttention). */
+  graphInfo: z.record(z.string(), z.object({ moe: z.enum(['sparse', 'qmoe', 'dense']), attention: z.enum(ATTENTION_KINDS) })).optional(),
   kvDtype: z.enum(['float32', 'float16']),
   tokenizer: z.object({ file: z.string(), configFile: z.string() }),
   chatTemplate: z.string().nullable(),

@@ -49,6 +49,9 @@ export function makeFeeds(arch: Architecture, rows: FeedRow[], caches: (RowCache
     [GRAPH_INPUTS.positionIds]: new ort.Tensor('int64', pos, [B, S]),
     [GRAPH_INPUTS.attentionBias]: new ort.Tensor('float32', bias, [B, 1, S, T]),
     [GRAPH_INPUTS.lastIndex]: new ort.Tensor('int64', last, [B]),
+    // GroupQueryAttention graphs (all rows S tokens): each row's total length - 1, and the longest.
+    [GRAPH_INPUTS.seqlensK]: new ort.Tensor('int32', Int32Array.from(rows, (r) => r.past + S - 1), [B]),
+    [GRAPH_INPUTS.totalSequenceLength]: new ort.Tensor('int32', Int32Array.from([P + S]), []),
     ...extra,
   };
   for (let l = 0; l < arch.numLayers; l++) {

@@ -37,6 +37,28 @@ export interface BatchLayout {
  * queries (s >= n_b) see only their own key P+s, so every softmax row has one unmasked entry and
  * none becomes NaN; their outputs are never read.
  */
+/**
+ * The same for GroupQueryAttention graphs (model/contract.ts): every row computes S tokens, its
+ * past is positions [0, p_b) of the resident past, and GQA writes its new keys right after them.
+ */
+export function buildGqaFeeds(rows: readonly BatchRow[], resident: ResidentPast): Record<string, ort.Tensor> {
+  const B = rows.length;
+  const S = rows[0].tokenIds.length;
+  if (rows.some((r) => r.tokenIds.length !== S)) throw new Error('GroupQueryAttention batches need the same number of new tokens in every row');
+  const inputIds = new BigInt64Array(B * S);
+  rows.forEach((row, b) => row.tokenIds.forEach((id, s) => (inputIds[b * S + s] = BigInt(id))));
+  const totals = rows.map((r) => r.kv.length + S);
+  const feeds: Record<string, ort.Tensor> = {
+    [GRAPH_INPUTS.inputIds]: new ort.Tensor('int64', inputIds, [B, S]),
+    [GRAPH_INPUTS.lastIndex]: new ort.Tensor('int64', BigInt64Array.from(rows, (_, b) => BigInt(b * S + S - 1)), [B]),
+    [GRAPH_INPUTS.seqlensK]: new ort.Tensor('int32', Int32Array.from(totals, (t) => t - 1), [B]),
+    [GRAPH_INPUTS.totalSequenceLength]: new ort.Tensor('int32', Int32Array.from([Math.max(...totals)]), []),
+  };
+  resident.keys.forEach((t, l) => (feeds[GRAPH_INPUTS.pastKey(l)] = t));
+  resident.values.forEach((t, l) => (feeds[GRAPH_INPUTS.pastValue(l)] = t));
+  return feeds;
+}
+
 export function buildBatchFeeds(rows: readonly BatchRow[], shape: KvShape, resident?: ResidentPast): { feeds: Record<string, ort.Tensor>; layout: BatchLayout } {
   const B = rows.length;
   const S = Math.max(...rows.map((r) => r.tokenIds.length));

@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it, expect, afterAll } from 'vitest';
-import { getTinyModel } from '../../testing/tiny-model.ts';
+import { convertCheckpoint } from '../../convert/convert.ts';
+import { getTinyModel, TINY_MAX_TOP_K } from '../../testing/tiny-model.ts';
 import { createEngine, type PickBanEngine } from '../core.ts';
 import { collect, request, routing, type Collected } from '../testing.ts';
 import type { EngineLimits } from '../types.ts';
@@ -12,13 +16,14 @@ import type { EngineLimits } from '../types.ts';
 const limits: EngineLimits = { maxRunningSeqs: 4, maxQueuedSeqs: 16, maxKvTokens: 4096, maxPrefillChunk: 5, maxBatchTokens: 16 };
 const prompts = ['Once upon a time', 'The capital of France is', '你好，世界！请告诉我', 'Write a long essay about the history of the Roman Empire, its emperors and its fall.', 'Hi', 'A list of primes: 2, 3, 5,'];
 const engines: PickBanEngine[] = [];
+const out = mkdtempSync(join(tmpdir(), 'pickban-device-kv-'));
 afterAll(async () => {
   for (const e of engines) await e.shutdown(0);
+  rmSync(out, { recursive: true, force: true });
 });
 
-async function workload(kvResidency: 'host' | 'device'): Promise<{ results: Collected[]; engine: PickBanEngine }> {
-  const { modelDir } = await getTinyModel();
-  const engine = (await createEngine({ modelDir, limits, threads: 2, kvResidency })) as PickBanEngine;
+async function workload(kvResidency: 'host' | 'device', modelDir?: string): Promise<{ results: Collected[]; engine: PickBanEngine }> {
+  const engine = (await createEngine({ modelDir: modelDir ?? (await getTinyModel()).modelDir, limits, threads: 2, kvResidency })) as PickBanEngine;
   engines.push(engine);
   const { numLayers: L, numExperts: E } = engine.manifest.architecture;
   const rs = [routing(L, E), routing(L, E, { strategy: 'ban', tau: 0.4, topK: 6 }), routing(L, E, { strategy: 'pick', keyExperts: { 0: [3], 2: [1] }, lambda: 0.3 }), routing(L, E, { topK: 2 })];
@@ -38,5 +43,16 @@ describe('device-resident KV', () => {
     // Finished sequences are freed at the next step; after it nothing is left referenced on the device.
     await device.engine.step();
     expect(device.engine.kvTokensHeld).toBe(0);
+  });
+
+  it('GroupQueryAttention graphs (unpadded runs per chunk length, KV always on the device) generate the same', async () => {
+    const tiny = await getTinyModel();
+    const dir = join(out, 'gqa');
+    convertCheckpoint({ src: tiny.checkpointDir, out: dir, attention: 'gqa', maxTopK: TINY_MAX_TOP_K });
+    const host = await workload('host');
+    const gqa = await workload('host', dir);
+    expect(gqa.results.map((c) => c.error)).toEqual(prompts.map(() => null));
+    expect(gqa.results.map((c) => c.tokenIds)).toEqual(host.results.map((c) => c.tokenIds));
+    expect(gqa.results.map((c) => c.usage?.routing)).toEqual(host.results.map((c) => c.usage?.routing));
   });
 });

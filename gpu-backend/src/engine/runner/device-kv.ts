@@ -46,7 +46,7 @@ export class DeviceKv {
    * these rows in this order and every row computes the same number of tokens (so padding holes
    * cannot pile up), else a freshly composed one.
    */
-  async pastFor(kvs: readonly SequenceKv[], uniformChunks: boolean): Promise<ResidentPast & { composed: boolean }> {
+  async pastFor(kvs: readonly SequenceKv[], uniformChunks: boolean, minPast = 0): Promise<ResidentPast & { composed: boolean }> {
     const refs = kvs.map((kv) => this.refs.get(kv));
     const first = refs[0]?.source;
     const reusable = uniformChunks && first !== undefined && first.keys[0].dims[0] === kvs.length && refs.every((r, b) => r?.source === first && r.row === b);
@@ -55,15 +55,18 @@ export class DeviceKv {
       refs.forEach((r, b) => r!.positions.forEach((p) => (valid[b * first.T + p] = 1)));
       return { keys: first.keys, values: first.values, P: first.T, valid, composed: false };
     }
-    return { ...(await this.compose(refs)), composed: true };
+    return { ...(await this.compose(refs, minPast)), composed: true };
   }
 
-  /** After a run: every row's cache is now in that run's present_* (row b, its `valid` positions). */
-  update(kvs: readonly SequenceKv[], keys: ort.Tensor[], values: ort.Tensor[], valid: Uint8Array, T: number): void {
+  /**
+   * After a run: every row's cache is now in that run's present_*, row b, at positionsOf(b, T)
+   * (T = the present tensors' padded length).
+   */
+  update(kvs: readonly SequenceKv[], keys: ort.Tensor[], values: ort.Tensor[], positionsOf: (b: number, T: number) => number[]): void {
+    const T = keys[0].dims[2];
     const source: Source = { keys, values, T, refs: 0 };
     kvs.forEach((kv, b) => {
-      const positions: number[] = [];
-      for (let j = 0; j < T; j++) if (valid[b * T + j]) positions.push(j);
+      const positions = positionsOf(b, T);
       this.drop(kv);
       this.refs.set(kv, { source, row: b, positions });
       source.refs++;
@@ -86,15 +89,18 @@ export class DeviceKv {
     this.composers.clear();
   }
 
-  private async compose(refs: (Ref | undefined)[]): Promise<ResidentPast> {
+  /** `minPast`: GroupQueryAttention graphs get a past of at least one (unused) position, never an empty tensor. */
+  private async compose(refs: (Ref | undefined)[], minPast: number): Promise<ResidentPast> {
     const { numLayers: L, numKvHeads: kvH, headDim: D } = this.shape;
     const B = refs.length;
-    const P = Math.max(0, ...refs.map((r) => r?.positions.length ?? 0));
+    const longest = Math.max(0, ...refs.map((r) => r?.positions.length ?? 0));
+    const P = Math.max(minPast, longest);
     const valid = new Uint8Array(B * P);
     refs.forEach((r, b) => valid.fill(1, b * P, b * P + (r?.positions.length ?? 0)));
-    if (P === 0) {
-      const empty = () => new ort.Tensor(this.shape.dtype, this.shape.dtype === 'float16' ? new Uint16Array(0) : new Float32Array(0), [B, kvH, 0, D]);
-      return { keys: Array.from({ length: L }, empty), values: Array.from({ length: L }, empty), P, valid };
+    if (longest === 0) {
+      const size = B * kvH * P * D;
+      const zeros = () => new ort.Tensor(this.shape.dtype, this.shape.dtype === 'float16' ? new Uint16Array(size) : new Float32Array(size), [B, kvH, P, D]);
+      return { keys: Array.from({ length: L }, zeros), values: Array.from({ length: L }, zeros), P, valid };
     }
     // Rows of all sources flattened to [sum(Bs*Ts), kvH*D]; row b's position p reads flat row index[b*P+p].
     const sources = [...new Set(refs.filter((r) => r !== undefined).map((r) => r.source))];

@@ -1,9 +1,9 @@
 import type * as ort from 'onnxruntime-node';
-import { GRAPH_OUTPUTS, type Manifest } from '../../model/contract.ts';
+import { GRAPH_INPUTS, GRAPH_OUTPUTS, type Manifest } from '../../model/contract.ts';
 import { packRouterInputs } from '../../model/router/index.ts';
 import type { ScheduledChunk, SchedulerOutput } from '../scheduler/index.ts';
 import type { EngineConfig, EngineLogger } from '../types.ts';
-import { buildBatchFeeds, type BatchRow, type ResidentPast } from './batch-tensors.ts';
+import { buildBatchFeeds, buildGqaFeeds, type BatchLayout, type BatchRow, type ResidentPast } from './batch-tensors.ts';
 import { InputBatch, type RunnerRequestParams } from './input-batch.ts';
 import type { KvArray, KvShape } from './kv-cache.ts';
 import { DeviceKv } from './device-kv.ts';
@@ -54,6 +54,8 @@ export class ModelRunner {
     private readonly manifest: Manifest,
     private readonly kvShape: KvShape,
     private readonly device: DeviceKv | null,
+    /** The graphs use GroupQueryAttention: unpadded runs, device-resident KV. */
+    private readonly gqa: boolean,
     private readonly logger?: EngineLogger,
   ) {
     this.batch = new InputBatch(kvShape);
@@ -63,18 +65,22 @@ export class ModelRunner {
     const ep = config.executionProvider ?? 'cpu';
     const arch = manifest.architecture;
     const kvShape: KvShape = { numLayers: arch.numLayers, numKvHeads: arch.numKvHeads, headDim: arch.headDim, dtype: manifest.kvDtype };
-    const onDevice = (config.kvResidency ?? (ep === 'cpu' ? 'host' : 'device')) === 'device';
+    const tp = manifest.throughputGraphs?.[ep];
+    const attention = (file: string | undefined) => (file && manifest.graphInfo?.[file]?.attention) || 'sdpa';
+    const gqa = attention(manifest.graphs[ep]) === 'gqa';
+    if (tp && attention(tp.file) !== attention(manifest.graphs[ep])) throw new Error(`${modelDir}: the latency and throughput graphs must use the same attention`);
+    // The host path copies K/V in the bias layout; GroupQueryAttention graphs always keep KV on the device.
+    const onDevice = gqa || (config.kvResidency ?? (ep === 'cpu' ? 'host' : 'device')) === 'device';
     const presents = Array.from({ length: arch.numLayers }, (_, l) => [GRAPH_OUTPUTS.presentKey(l), GRAPH_OUTPUTS.presentValue(l)]).flat();
     const opts = { executionProvider: ep, threads: config.threads, deviceOutputs: onDevice ? presents : [] };
     const latency = await openSession(modelDir, manifest, opts);
-    const tp = manifest.throughputGraphs?.[ep];
     const sessions: Sessions = {
       latency,
       throughput: tp && { session: await openSession(modelDir, manifest, { ...opts, file: tp.file }), minTokens: config.denseMinTokens ?? tp.minTokens },
     };
     const device = onDevice ? new DeviceKv(kvShape, { ...sessionOptionsFor({ executionProvider: ep, threads: config.threads }), ...(ep === 'cpu' ? {} : { preferredOutputLocation: 'gpu-buffer' }) }) : null;
-    config.logger?.info({ ep, kvResidency: onDevice ? 'device' : 'host', throughputGraph: tp ? { file: tp.file, minTokens: sessions.throughput!.minTokens } : null }, 'model runner ready');
-    return new ModelRunner(sessions, manifest, kvShape, device, config.logger);
+    config.logger?.info({ ep, attention: gqa ? 'gqa' : 'sdpa', kvResidency: onDevice ? 'device' : 'host', throughputGraph: tp ? { file: tp.file, minTokens: sessions.throughput!.minTokens } : null }, 'model runner ready');
+    return new ModelRunner(sessions, manifest, kvShape, device, gqa, config.logger);
   }
 
   /** The latency graph, or the throughput graph for runs of at least its minTokens (padded) tokens. */
@@ -121,10 +127,19 @@ export class ModelRunner {
     if (output.rows.length === 0) return null;
     const decoding = output.rows.filter((r) => r.tokenIds.length === 1);
     const prefilling = output.rows.filter((r) => r.tokenIds.length > 1);
-    const groups = decoding.length > 0 && prefilling.length > 0 ? [prefilling, decoding] : [output.rows];
+    let groups = decoding.length > 0 && prefilling.length > 0 ? [prefilling, decoding] : [output.rows];
+    // GroupQueryAttention cannot pad: one run per chunk length (decoding rows all share length 1).
+    if (this.gqa) {
+      const byLength = new Map<number, ScheduledChunk<RunnerRequestParams>[]>();
+      for (const r of output.rows) byLength.set(r.tokenIds.length, [...(byLength.get(r.tokenIds.length) ?? []), r]);
+      groups = [...byLength.values()];
+    }
     const result: RunnerOutput = { sampled: new Map(), expertMasks: new Map() };
     const ran: StepRun[] = [];
-    for (const group of groups) ran.push(await this.runGroup(group, result));
+    for (const group of groups) {
+      const run = await this.runGroup(group, result);
+      if (run) ran.push(run);
+    }
     if (this.device) return result;
     // The last group (the decoding rows when split) may feed its present_* back next step; the
     // others' new positions go to their own caches now.
@@ -134,7 +149,8 @@ export class ModelRunner {
     return result;
   }
 
-  private async runGroup(chunks: ScheduledChunk<RunnerRequestParams>[], result: RunnerOutput): Promise<StepRun> {
+  /** One run() of rows; returns what the host path must keep (null on the device path, which keeps it itself). */
+  private async runGroup(chunks: ScheduledChunk<RunnerRequestParams>[], result: RunnerOutput): Promise<StepRun | null> {
     const slots = chunks.map((row) => this.batch.slotFor(row.reqId, row.params));
     const rows: BatchRow[] = chunks.map((row, b) => {
       const kv = this.batch.kv[slots[b]]!;
@@ -142,40 +158,51 @@ export class ModelRunner {
       return { tokenIds: row.tokenIds, kv };
     });
     const reqIds = chunks.map((row) => row.reqId);
-    const uniform = rows.every((row) => row.tokenIds.length === rows[0].tokenIds.length);
-    let resident: (ResidentPast & { composed?: boolean }) | undefined;
-    if (this.device) resident = await this.device.pastFor(rows.map((r) => r.kv), uniform);
-    else {
-      resident = this.resident.reusableFor(reqIds, uniform) ?? undefined;
-      if (!resident && rows.some((r) => r.kv.pending > 0)) this.resident.materialize(() => true);
-    }
-    const { feeds, layout } = buildBatchFeeds(rows, this.kvShape, resident);
     const { numLayers, numExperts } = this.manifest.architecture;
+    let feeds: Record<string, ort.Tensor>;
+    let past: (ResidentPast & { composed?: boolean }) | undefined;
+    let layout: BatchLayout | undefined;
+    if (this.gqa) {
+      past = await this.device!.pastFor(rows.map((r) => r.kv), true, 1);
+      feeds = buildGqaFeeds(rows, past);
+    } else {
+      const uniform = rows.every((row) => row.tokenIds.length === rows[0].tokenIds.length);
+      if (this.device) past = await this.device.pastFor(rows.map((r) => r.kv), uniform);
+      else {
+        past = this.resident.reusableFor(reqIds, uniform) ?? undefined;
+        if (!past && rows.some((r) => r.kv.pending > 0)) this.resident.materialize(() => true);
+      }
+      ({ feeds, layout } = buildBatchFeeds(rows, this.kvShape, past));
+    }
     Object.assign(feeds, packRouterInputs(slots.map((slot) => this.batch.routing[slot]!), { numLayers, numExperts, maxTopK: this.manifest.routing.maxTopK }));
 
-    const session = this.sessionFor(rows.length * layout.S);
+    const S = feeds[GRAPH_INPUTS.inputIds].dims[1];
+    const session = this.sessionFor(rows.length * S);
     const results = await runChecked(session, feeds, (details) => this.logger?.error(details, 'model step failed'));
     // A composed past was built for this run only.
-    if (resident?.composed) for (const t of [...resident.keys, ...resident.values]) t.dispose();
+    if (past?.composed) for (const t of [...past.keys, ...past.values]) t.dispose();
 
     const logits = results[GRAPH_OUTPUTS.logits].data as Float32Array;
     const mask = results[GRAPH_OUTPUTS.expertMask].data as Uint8Array;
     const V = logits.length / rows.length;
     const perToken = numLayers * numExperts;
     chunks.forEach((row, b) => {
-      result.expertMasks.set(row.reqId, mask.subarray(b * layout.S * perToken, (b * layout.S + row.tokenIds.length) * perToken));
+      result.expertMasks.set(row.reqId, mask.subarray(b * S * perToken, (b * S + row.tokenIds.length) * perToken));
       if (row.sample) result.sampled.set(row.reqId, this.batch.samplers[slots[b]]!.sample(logits.subarray(b * V, (b + 1) * V)));
     });
     const keyTensors = Array.from({ length: numLayers }, (_, l) => results[GRAPH_OUTPUTS.presentKey(l)]);
     const valueTensors = Array.from({ length: numLayers }, (_, l) => results[GRAPH_OUTPUTS.presentValue(l)]);
-    const T = layout.P + layout.S;
     if (this.device) {
       // GPU outputs are never read here (getData() on one aborts the process in onnxruntime-node 1.30).
-      this.device.update(rows.map((r) => r.kv), keyTensors, valueTensors, layout.valid, T);
-      return { reqIds, rows, keyTensors, valueTensors, valid: layout.valid, T, P: layout.P, keys: [], values: [], rowStride: 0 };
+      // GQA keeps each row contiguous from 0; the bias layout keeps the positions its mask marks.
+      const totals = rows.map((r) => r.kv.length + r.tokenIds.length);
+      const marked = (b: number, T: number) => [...layout!.valid.subarray(b * T, (b + 1) * T).keys()].filter((j) => layout!.valid[b * T + j]);
+      this.device.update(rows.map((r) => r.kv), keyTensors, valueTensors, this.gqa ? (b) => Array.from({ length: totals[b] }, (_, j) => j) : marked);
+      return null;
     }
+    const T = layout!.P + layout!.S;
     return {
-      reqIds, rows, keyTensors, valueTensors, valid: layout.valid, T, P: layout.P,
+      reqIds, rows, keyTensors, valueTensors, valid: layout!.valid, T, P: layout!.P,
       keys: keyTensors.map((t) => t.data as KvArray),
       values: valueTensors.map((t) => t.data as KvArray),
       rowStride: this.kvShape.numKvHeads * T * this.kvShape.headDim,
@@ -184,6 +211,7 @@ export class ModelRunner {
 
   async release(): Promise<void> {
     await this.device?.release();
+    if (process.env.PICKBAN_ORT_PROFILE) for (const s of [this.sessions.latency, this.sessions.throughput?.session]) s?.endProfiling();
     await this.sessions.latency.release();
     await this.sessions.throughput?.session.release();
   }

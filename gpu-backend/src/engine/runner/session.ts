@@ -20,7 +20,11 @@ export interface SessionOptions {
 
 /** Session options for this EP: only it registered, optionally some outputs left on the GPU. */
 export function sessionOptionsFor(opts: SessionOptions): ort.InferenceSession.SessionOptions {
+  // PICKBAN_ORT_PROFILE=<prefix>: ORT's per-node trace (written when the engine shuts down), for
+  // finding where a GPU step waits (device-to-host copies show up as long Memcpy nodes).
+  const profile = process.env.PICKBAN_ORT_PROFILE;
   return {
+    ...(profile ? { enableProfiling: true, profileFilePrefix: profile } : {}),
     executionProviders: [opts.executionProvider],
     graphOptimizationLevel: 'all',
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),

@@ -2,6 +2,7 @@ import type { Architecture } from '../contract.ts';
 import type { GraphScope } from '../onnx/index.ts';
 import { layerNames } from '../../checkpoint/tensor-names.ts';
 import { makeAttention, type AttentionShapes } from './attention.ts';
+import { makeGqaAttention, type GqaShapes } from './attention-gqa.ts';
 import { makeSharedExpert, makeSparseMoe } from './moe.ts';
 import { makeStackedMoe } from './moe-stacked.ts';
 import { makeRmsNorm } from './norm.ts';
@@ -41,7 +42,7 @@ export function makeDecoderLayer(
   layer: number,
   hidden: string,
   weights: ModelWeights,
-  shapes: AttentionShapes,
+  shapes: { kind: 'sdpa'; sdpa: AttentionShapes } | { kind: 'gqa'; gqa: GqaShapes },
   emitRouter: EmitRouter,
   opts: LayerOptions,
 ): DecoderLayerOutputs {
@@ -49,12 +50,14 @@ export function makeDecoderLayer(
   const s = g.withPrefix(`/model/layers.${layer}`);
   const attnIn = makeRmsNorm(s.withPrefix('input_layernorm'), hidden, weights.float32(s, n.inputNorm), arch.rmsNormEps);
   const attnScope = s.withPrefix('attn');
-  const attn = makeAttention(attnScope, arch, layer, attnIn, {
-    q: weights.linear(attnScope, n.q, n.qBias),
-    k: weights.linear(attnScope, n.k, n.kBias),
-    v: weights.linear(attnScope, n.v, n.vBias),
-    o: weights.linear(attnScope, n.o),
-  }, shapes);
+  const attn = shapes.kind === 'gqa'
+    ? makeGqaAttention(attnScope, arch, layer, attnIn, weights, shapes.gqa)
+    : makeAttention(attnScope, arch, layer, attnIn, {
+        q: weights.linear(attnScope, n.q, n.qBias),
+        k: weights.linear(attnScope, n.k, n.kBias),
+        v: weights.linear(attnScope, n.v, n.vBias),
+        o: weights.linear(attnScope, n.o),
+      }, shapes.sdpa);
   const afterAttn = s.node('Add', [hidden, attn], undefined, { name: 'attn_residual' });
 
   const moeIn = makeRmsNorm(s.withPrefix('post_attention_layernorm'), afterAttn, weights.float32(s, n.postNorm), arch.rmsNormEps);

@@ -1,6 +1,7 @@
 export * from './model.ts';
 export * from './decoder-layer.ts';
 export * from './attention.ts';
+export * from './attention-gqa.ts';
 export * from './moe.ts';
 export * from './moe-stacked.ts';
 export * from './rope.ts';

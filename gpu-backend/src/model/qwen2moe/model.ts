@@ -1,4 +1,5 @@
-import { GRAPH_INPUTS, GRAPH_OUTPUTS, type Architecture } from '../contract.ts';
+import { GRAPH_INPUTS, GRAPH_OUTPUTS, type Architecture, type AttentionKind } from '../contract.ts';
+import { makeGqaShapes } from './attention-gqa.ts';
 import type { GraphBuilder } from '../onnx/index.ts';
 import { embedName, finalNormName, lmHeadName } from '../../checkpoint/tensor-names.ts';
 import { makeAttentionShapes } from './attention.ts';
@@ -14,7 +15,7 @@ import type { ModelWeights } from './weights.ts';
  *   position_ids -> cos/sin;  attention_bias -> tiled per query group
  *   h -> layer 0 .. L-1 (each also writes present_key/value.l and its router mask)
  *   h -> Gather(last_index) [B,H] -> RMSNorm -> lm_head -> logits [B,V]
- *   router masks [N,E] x L -> Cast u8 -> Concat [N,L,E] -> Reshape -> expert_mask [B,S,L,E]
+ *   router masks [N,E] x L -> Concat [N,L,E] -> Reshape -> Cast u8 -> expert_mask [B,S,L,E]
  *
  * Tokens stay flattened to [N,H] (N = B*S) between blocks so every linear is a 2-D Gemm or
  * MatMulNBits; only attention reshapes to heads.
@@ -33,14 +34,22 @@ export interface Qwen2MoeGraphOptions {
   moe?: MoeFormulation;
   /** QMoE's fixed k: the largest top_k a request may use. */
   maxTopK?: number;
+  /** Standard-op attention with a bias (default), or GroupQueryAttention (GPU EPs). */
+  attention?: AttentionKind;
 }
 
 export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions): void {
   const { arch, weights } = opts;
   const { numLayers: L, numExperts: E, numKvHeads, headDim } = arch;
+  const gqa = opts.attention === 'gqa';
   g.input(GRAPH_INPUTS.inputIds, 'int64', ['batch', 'seq']);
-  g.input(GRAPH_INPUTS.positionIds, 'int64', ['batch', 'seq']);
-  g.input(GRAPH_INPUTS.attentionBias, 'float32', ['batch', 1, 'seq', 'total']);
+  if (gqa) {
+    g.input(GRAPH_INPUTS.seqlensK, 'int32', ['batch']);
+    g.input(GRAPH_INPUTS.totalSequenceLength, 'int32', []);
+  } else {
+    g.input(GRAPH_INPUTS.positionIds, 'int64', ['batch', 'seq']);
+    g.input(GRAPH_INPUTS.attentionBias, 'float32', ['batch', 1, 'seq', 'total']);
+  }
   g.input(GRAPH_INPUTS.lastIndex, 'int64', ['batch']);
   for (let l = 0; l < L; l++) {
     g.input(GRAPH_INPUTS.pastKey(l), 'float32', ['batch', numKvHeads, 'past', headDim]);
@@ -51,8 +60,9 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
   const m = g.withPrefix('/model');
   const flatIds = m.node('Reshape', [GRAPH_INPUTS.inputIds, m.constI64([-1])], undefined, { name: 'embed_tokens/FlatIds' });
   let hidden = weights.embed(m.withPrefix('embed_tokens'), embedName, flatIds);
-  const rotary = makeRotaryCache(m, GRAPH_INPUTS.positionIds, headDim, arch.ropeTheta);
-  const shapes = makeAttentionShapes(m, arch, rotary);
+  const shapes = gqa
+    ? { kind: 'gqa' as const, gqa: makeGqaShapes(m, arch) }
+    : { kind: 'sdpa' as const, sdpa: makeAttentionShapes(m, arch, makeRotaryCache(m, GRAPH_INPUTS.positionIds, headDim, arch.ropeTheta)) };
 
   const masks: string[] = [];
   for (let l = 0; l < L; l++) {
@@ -60,8 +70,10 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
       moe: opts.moe ?? 'sparse', skippedExpertRows: opts.skippedExpertRows ?? 0, maxTopK: opts.maxTopK ?? arch.numExpertsPerTok,
     });
     hidden = out.hidden;
+    // Stays float until the end: WebGPU has no 8-bit types, so a uint8 op per layer would run on
+    // the CPU and cost a device-to-host copy (and a stall) per layer.
     const ms = g.withPrefix(`/model/layers.${l}/moe/expert_mask`);
-    masks.push(ms.node('Unsqueeze', [ms.node('Cast', [out.selected], { to: 2 }), ms.constI64([1])]));
+    masks.push(ms.node('Unsqueeze', [out.selected, ms.constI64([1])]));
   }
 
   const last = m.node('Gather', [hidden, GRAPH_INPUTS.lastIndex], { axis: 0 }, { name: 'LastPositions' });
@@ -75,5 +87,5 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
   const em = g.withPrefix('/model/expert_mask');
   const stacked = L === 1 ? masks[0] : em.node('Concat', masks, { axis: 1 });
   const maskShape = em.node('Concat', [em.node('Shape', [GRAPH_INPUTS.inputIds]), em.constI64([L, E])], { axis: 0 });
-  g.output(GRAPH_OUTPUTS.expertMask, 'uint8', ['batch', 'seq', L, E], em.node('Reshape', [stacked, maskShape]));
+  g.output(GRAPH_OUTPUTS.expertMask, 'uint8', ['batch', 'seq', L, E], em.node('Cast', [em.node('Reshape', [stacked, maskShape])], { to: 2 }));
 }

@@ -42,8 +42,8 @@ export interface ModelWeights {
   qmoe(owner: GraphScope, key: string, shape: [number, number], numExperts: number, build: () => Float32Array): QmoeWeights | null;
   /** A checkpoint tensor as fp32, for `assembled` builders. */
   read(name: string): Float32Array;
-  /** An fp32 tensor (norm weights, the router): kept fp32 in every format. */
-  float32(outer: GraphScope, name: string): string;
+  /** An fp32 tensor (norm weights, biases): kept fp32 in every format; `build` assembles one that is not in the checkpoint. */
+  float32(outer: GraphScope, name: string, build?: () => Float32Array): string;
   /** The embedding table's gather for `ids`, as fp32 [..., H]. */
   embed(scope: GraphScope, name: string, ids: string): string;
 }
