@@ -23,9 +23,11 @@ export function sessionOptionsFor(opts: SessionOptions): ort.InferenceSession.Se
   // PICKBAN_ORT_PROFILE=<prefix>: ORT's per-node trace (written when the engine shuts down), for
   // finding where a GPU step waits (device-to-host copies show up as long Memcpy nodes).
   const profile = process.env.PICKBAN_ORT_PROFILE;
+  // PICKBAN_WEBGPU_OPTIONS='{"validationMode":"disabled"}': WebGPU provider options, for tuning on a GPU host.
+  const webgpu = opts.executionProvider === 'webgpu' && process.env.PICKBAN_WEBGPU_OPTIONS ? { name: 'webgpu' as const, ...JSON.parse(process.env.PICKBAN_WEBGPU_OPTIONS) } : undefined;
   return {
     ...(profile ? { enableProfiling: true, profileFilePrefix: profile } : {}),
-    executionProviders: [opts.executionProvider],
+    executionProviders: [webgpu ?? opts.executionProvider],
     graphOptimizationLevel: 'all',
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
     ...(opts.deviceOutputs?.length && opts.executionProvider !== 'cpu'
