@@ -27,6 +27,7 @@ export async function packBackend(opts: { out: string; archive: boolean }): Prom
       convert: join(ROOT, 'gpu-backend/src/convert/cli.ts'),
       smoke: join(ROOT, 'gpu-backend/pack/smoke.ts'),
       placement: join(ROOT, 'gpu-backend/pack/placement.ts'),
+      'step-probe': join(ROOT, 'gpu-backend/pack/step-probe.ts'),
       // Random-weight checkpoints (the A2.7B shape for benchmarks) are generated on the GPU host itself.
       generate: join(ROOT, 'gpu-backend/src/checkpoint/cli.ts'),
       'bench-gpu': join(ROOT, 'gpu-backend/bench/gpu/engine-gpu.ts'),

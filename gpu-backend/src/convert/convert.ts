@@ -96,7 +96,7 @@ export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
     let dataBytes: number;
     try {
       // QMoE on WebGPU runs fp16 (its scales are the activations' type); CPU QMoE takes fp32.
-      const store = new WeightStore(source.checkpoint, writer, dtype, source.expected, ep === 'cpu' ? 'float32' : 'float16');
+      const store = new WeightStore(source.checkpoint, writer, dtype, source.expected, ep === 'cpu' ? {} : { qmoeScaleType: 'float16', plainForMatMul: true });
       for (const p of [plan.latency, plan.throughput].filter((p) => p !== undefined)) {
         const g = new GraphBuilder('qwen2_moe');
         const weights = new StreamingWeights(store, g, { accuracyLevel: opts.accuracyLevel, fp16Compute: ep === 'cpu' ? 'float32' : 'float16' });

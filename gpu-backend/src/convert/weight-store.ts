@@ -34,8 +34,26 @@ export function storageOf(role: TensorRole, format: WeightDtype): WeightDtype {
 
 /** A stored matrix: fp32/fp16 values, or MatMulNBits' packed codes and their fp32 scales. */
 type Stored =
-  | { kind: 'plain'; w: ExternalTensor }
+  /** `transposed`: stored [k, n] for MatMul instead of [n, k] for Gemm(transB). */
+  | { kind: 'plain'; w: ExternalTensor; transposed: boolean }
   | { kind: 'quantized'; bits: QuantBits; packed: ExternalTensor; scales: ExternalTensor; halfScales?: ExternalTensor };
+
+export interface StoreLayout {
+  /** QMoE's scales have the activations' type: fp16 where the graph runs QMoE in fp16 (WebGPU). */
+  qmoeScaleType?: 'float32' | 'float16';
+  /**
+   * fp32/fp16 matrices stored [in, out] for MatMul (GPU EPs: WebGPU's Gemm with transB took 0.77 ms
+   * for a [1,2048]x[2048,61] router on an H100) instead of [out, in] for Gemm (the CPU's).
+   */
+  plainForMatMul?: boolean;
+}
+
+/** [n, k] -> [k, n]. */
+function transpose(v: Float32Array, n: number, k: number): Float32Array {
+  const out = new Float32Array(v.length);
+  for (let r = 0; r < n; r++) for (let c = 0; c < k; c++) out[c * n + r] = v[r * k + c];
+  return out;
+}
 
 export class WeightStore {
   private readonly stored = new Map<string, Stored>();
@@ -46,9 +64,12 @@ export class WeightStore {
     readonly writer: WeightWriter,
     readonly format: WeightDtype,
     readonly expected: Map<string, ExpectedTensor>,
-    /** QMoE's scales have the activations' type: fp16 where the graph runs QMoE in fp16 (WebGPU). */
-    readonly qmoeScaleType: 'float32' | 'float16' = 'float32',
+    readonly layout: StoreLayout = {},
   ) {}
+
+  get qmoeScaleType(): 'float32' | 'float16' {
+    return this.layout.qmoeScaleType ?? 'float32';
+  }
 
   shape(name: string): number[] {
     const t = this.expected.get(name);
@@ -60,8 +81,11 @@ export class WeightStore {
   matrix(key: string, storage: WeightDtype, n: number, k: number, values: () => Float32Array, experts = false): Stored {
     let s = this.stored.get(key);
     if (s) return s;
-    if (storage === 'fp32') s = { kind: 'plain', w: this.writer.append('float32', [n, k], values()) };
-    else if (storage === 'fp16') s = { kind: 'plain', w: this.writer.append('float16', [n, k], toFloat16(values())) };
+    const t = this.layout.plainForMatMul === true;
+    const plain = () => (t ? transpose(values(), n, k) : values());
+    const dims = t ? [k, n] : [n, k];
+    if (storage === 'fp32') s = { kind: 'plain', w: this.writer.append('float32', dims, plain()), transposed: t };
+    else if (storage === 'fp16') s = { kind: 'plain', w: this.writer.append('float16', dims, toFloat16(plain())), transposed: t };
     else {
       const bits: QuantBits = storage === 'int8' ? 8 : 4;
       const q = quantizeBlockwise(values(), n, k, bits, QUANT_BLOCK_SIZE);
@@ -165,6 +189,18 @@ export class StreamingWeights implements ModelWeights {
   private linearOf(owner: GraphScope, key: string, storage: WeightDtype, n: number, k: number, values: () => Float32Array, bias?: string | '', experts = false): Linear {
     const withBias = (scope: GraphScope, y: string) => (bias ? scope.node('Add', [y, bias], undefined, { name: 'Bias' }) : y);
     const s = this.store.matrix(key, storage, n, k, values, experts);
+    if (s.kind === 'plain' && s.transposed) {
+      const w = this.init(owner, key, s.w);
+      const half = s.w.dtype === 'float16';
+      return {
+        inFeatures: k,
+        outFeatures: n,
+        apply: (sc, x) => {
+          if (!half) return withBias(sc, sc.node('MatMul', [x, w]));
+          return withBias(sc, sc.node('Cast', [sc.node('MatMul', [sc.node('Cast', [x], { to: 10 }, { name: 'ToHalf' }), w])], { to: 1 }, { name: 'ToFloat' }));
+        },
+      };
+    }
     if (s.kind === 'plain' && s.w.dtype === 'float32') {
       const w = this.init(owner, key, s.w);
       return { inFeatures: k, outFeatures: n, apply: (sc, x) => sc.node('Gemm', [x, w, ...(bias ? [bias] : [])], { transB: 1 }) };
