@@ -1,4 +1,5 @@
-import { toFloat16, type ExternalTensor, type GraphScope, type WeightWriter } from '../model/onnx/index.ts';
+import type { ExternalTensor, GraphScope, WeightWriter } from '../model/onnx/index.ts';
+import { toFloat16 } from '../checkpoint/to-float16.ts';
 import type { Linear, ModelWeights, QmoeWeights } from '../model/qwen2moe/weights.ts';
 import type { WeightDtype } from '../model/contract.ts';
 import type { Checkpoint } from '../checkpoint/safetensors-reader.ts';
