@@ -49,7 +49,8 @@ for (const file of files) {
         feeds[GRAPH_INPUTS.pastValue(l)] = past[2 * l + 1];
       }
       const t0 = performance.now();
-      const out = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]])));
+      // As the runner fetches for greedy rows: the ArgMax, not the [B, V] logits.
+      const out = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]])), [GRAPH_OUTPUTS.greedyIds, GRAPH_OUTPUTS.expertMask, ...presents]);
       const ms = performance.now() - t0;
       if (r >= 2) times.push(ms);
       if (r > 0) for (const t of past) t.dispose();

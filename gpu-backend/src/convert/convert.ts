@@ -21,10 +21,11 @@ export const GRAPH_FILE = 'model.onnx';
 export const THROUGHPUT_GRAPH_FILE = 'model.dense.onnx';
 export const DATA_FILE = 'model.onnx.data';
 /**
- * Tokens per step from which WebGPU's dense-experts graph beats QMoE. ort-notes (H200, 24 MoE
- * layers): QMoE 57.6 / 115.9 / 340 ms at 8 / 32 / 64 tokens, dense 127 / 129 / 132 ms.
+ * Decoding rows per step from which WebGPU's dense-experts graph runs instead of QMoE. ort-notes
+ * (H200, 24 MoE layers alone): QMoE 57.6 / 115.9 / 340 ms at 8 / 32 / 64 tokens, dense 127 / 129 /
+ * 132 ms; whole decode steps on an H100 (bench: step-probe) were even at 8-32 rows and dense ahead at 128.
  */
-export const DEFAULT_DENSE_MIN_TOKENS = 48;
+export const DEFAULT_DENSE_MIN_TOKENS = 64;
 
 /**
  * The graphs a model directory gets per execution provider. cpu: If-gated sparse experts (Ban's

@@ -31,6 +31,7 @@ import { ROUTING_STRATEGIES } from '../../../shared/routing/schema.ts';
  *   total_sequence_length int32  []          max_b (p_b + S)
  * Graph outputs:
  *   logits               float32 [B, V]       at last_index
+ *   greedy_ids           int64   [B]          ArgMax of logits (lowest id on ties): greedy rows fetch only this
  *   present_key.{l}      float32 [B, kvH, P+S, D]  = concat(past, new)
  *   present_value.{l}    float32 [B, kvH, P+S, D]
  *   expert_mask          uint8   [B, S, L, E] 1 where the router selected the expert for that token
@@ -57,6 +58,7 @@ export const GRAPH_INPUTS = {
 
 export const GRAPH_OUTPUTS = {
   logits: 'logits',
+  greedyIds: 'greedy_ids',
   presentKey: (l: number) => `present_key.${l}`,
   presentValue: (l: number) => `present_value.${l}`,
   expertMask: 'expert_mask',
@@ -102,7 +104,7 @@ export const ManifestSchema = z.object({
   graphs: z.partialRecord(z.enum(EXECUTION_PROVIDERS), z.string()),
   /**
    * A second graph of an EP for large batches (the throughput operating point): same I/O, another MoE
-   * formulation. The runner runs it for steps of at least minTokens tokens, `graphs[ep]` below that.
+   * formulation. The runner runs it for decode runs of at least minTokens rows, `graphs[ep]` otherwise.
    */
   throughputGraphs: z.partialRecord(z.enum(EXECUTION_PROVIDERS), z.object({ file: z.string(), minTokens: z.number().int().positive() })).optional(),
   /** How each graph file computes (MoE: If per expert, QMoE, or dense; attention: standard ops with a bias, or GroupQueryAttention). */

@@ -4,6 +4,8 @@ import { createRng, type Rng } from './prng.ts';
 
 /** Picks the next token of one row from its logits (left unmodified). */
 export interface Sampler {
+  /** Greedy samplers take the graph's greedy_ids (its ArgMax) instead, so the logits need not leave the GPU. */
+  readonly greedy: boolean;
   sample(logits: Float32Array): number;
 }
 
@@ -15,12 +17,14 @@ export function argmax(logits: Float32Array): number {
 }
 
 export class GreedySampler implements Sampler {
+  readonly greedy = true;
   sample(logits: Float32Array): number {
     return argmax(logits);
   }
 }
 
 export class MultinomialSampler implements Sampler {
+  readonly greedy = false;
   constructor(
     private readonly processors: LogitsProcessor[],
     private readonly rng: Rng,

@@ -80,6 +80,8 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
   const normed = makeRmsNorm(m.withPrefix('norm'), last, weights.float32(m, finalNormName), arch.rmsNormEps);
   const logits = weights.linear(g.withPrefix('/lm_head'), lmHeadName).apply(g.withPrefix('/lm_head'), normed);
   g.output(GRAPH_OUTPUTS.logits, 'float32', ['batch', arch.vocabSize], logits);
+  // Greedy rows need only this: a [B, V] download per step costs more than the step at large B on WebGPU.
+  g.output(GRAPH_OUTPUTS.greedyIds, 'int64', ['batch'], g.node('ArgMax', [logits], { axis: 1, keepdims: 0, select_last_index: 0 }, { name: '/lm_head/Greedy' }));
   for (let l = 0; l < L; l++) {
     g.output(GRAPH_OUTPUTS.presentKey(l), 'float32', ['batch', numKvHeads, 'total', headDim]);
     g.output(GRAPH_OUTPUTS.presentValue(l), 'float32', ['batch', numKvHeads, 'total', headDim]);
