@@ -97,10 +97,10 @@ export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
     let dataBytes: number;
     try {
       // QMoE on WebGPU runs fp16 (its scales are the activations' type); CPU QMoE takes fp32.
-      const store = new WeightStore(source.checkpoint, writer, dtype, source.expected, ep === 'cpu' ? {} : { qmoeScaleType: 'float16', plainForMatMul: true });
+      const store = new WeightStore(source.checkpoint, writer, dtype, source.expected, ep === 'cpu' ? {} : { qmoeScaleType: 'float16' });
       for (const p of [plan.latency, plan.throughput].filter((p) => p !== undefined)) {
         const g = new GraphBuilder('qwen2_moe');
-        const weights = new StreamingWeights(store, g, { accuracyLevel: opts.accuracyLevel, fp16Compute: ep === 'cpu' ? 'float32' : 'float16' });
+        const weights = new StreamingWeights(store, g, { accuracyLevel: opts.accuracyLevel, fp16Compute: ep === 'cpu' ? 'float32' : 'float16', matmul: ep !== 'cpu' });
         buildQwen2MoeGraph(g, {
           arch, weights, router: routerFor({ numLayers: arch.numLayers, numExperts: arch.numExperts }),
           skippedExpertRows: ep === 'webgpu' ? 1 : 0, moe: p.moe, attention: p.attention, maxTopK,

@@ -35,25 +35,12 @@ export function storageOf(role: TensorRole, format: WeightDtype): WeightDtype {
 
 /** A stored matrix: fp32/fp16 values, or MatMulNBits' packed codes and their fp32 scales. */
 type Stored =
-  /** `transposed`: stored [k, n] for MatMul instead of [n, k] for Gemm(transB). */
-  | { kind: 'plain'; w: ExternalTensor; transposed: boolean }
+  | { kind: 'plain'; w: ExternalTensor }
   | { kind: 'quantized'; bits: QuantBits; packed: ExternalTensor; scales: ExternalTensor; halfScales?: ExternalTensor };
 
 export interface StoreLayout {
   /** QMoE's scales have the activations' type: fp16 where the graph runs QMoE in fp16 (WebGPU). */
   qmoeScaleType?: 'float32' | 'float16';
-  /**
-   * fp32/fp16 matrices stored [in, out] for MatMul (GPU EPs: WebGPU's Gemm with transB took 0.77 ms
-   * for a [1,2048]x[2048,61] router on an H100) instead of [out, in] for Gemm (the CPU's).
-   */
-  plainForMatMul?: boolean;
-}
-
-/** [n, k] -> [k, n]. */
-function transpose(v: Float32Array, n: number, k: number): Float32Array {
-  const out = new Float32Array(v.length);
-  for (let r = 0; r < n; r++) for (let c = 0; c < k; c++) out[c * n + r] = v[r * k + c];
-  return out;
 }
 
 export class WeightStore {
@@ -82,11 +69,8 @@ export class WeightStore {
   matrix(key: string, storage: WeightDtype, n: number, k: number, values: () => Float32Array, experts = false): Stored {
     let s = this.stored.get(key);
     if (s) return s;
-    const t = this.layout.plainForMatMul === true;
-    const plain = () => (t ? transpose(values(), n, k) : values());
-    const dims = t ? [k, n] : [n, k];
-    if (storage === 'fp32') s = { kind: 'plain', w: this.writer.append('float32', dims, plain()), transposed: t };
-    else if (storage === 'fp16') s = { kind: 'plain', w: this.writer.append('float16', dims, toFloat16(plain())), transposed: t };
+    if (storage === 'fp32') s = { kind: 'plain', w: this.writer.append('float32', [n, k], values()) };
+    else if (storage === 'fp16') s = { kind: 'plain', w: this.writer.append('float16', [n, k], toFloat16(values())) };
     else {
       const bits: QuantBits = storage === 'int8' ? 8 : 4;
       const q = quantizeBlockwise(values(), n, k, bits, QUANT_BLOCK_SIZE);
@@ -114,6 +98,11 @@ export interface GraphWeightOptions {
    * keeps them fp16 and casts each product's input and output (GPU EPs: half the memory and bandwidth).
    */
   fp16Compute?: 'float32' | 'float16';
+  /**
+   * fp32/fp16 products as MatMul over Transpose(W), which ORT folds once at load, instead of
+   * Gemm(transB): on an H100, WebGPU's Gemm took 0.77 ms for the [1,2048]x[2048,61] router.
+   */
+  matmul?: boolean;
 }
 
 /** The ModelWeights one graph sees: declares initializers in `root` over the store's bytes. */
@@ -129,7 +118,10 @@ export class StreamingWeights implements ModelWeights {
   ) {
     this.accuracyLevel = opts.accuracyLevel ?? CPU_ACCURACY_LEVEL;
     this.fp16Compute = opts.fp16Compute ?? 'float32';
+    this.matmul = opts.matmul ?? false;
   }
+
+  private readonly matmul: boolean;
 
   read(name: string): Float32Array {
     return this.store.checkpoint.readFloat32(name);
@@ -190,8 +182,8 @@ export class StreamingWeights implements ModelWeights {
   private linearOf(owner: GraphScope, key: string, storage: WeightDtype, n: number, k: number, values: () => Float32Array, bias?: string | '', experts = false): Linear {
     const withBias = (scope: GraphScope, y: string) => (bias ? scope.node('Add', [y, bias], undefined, { name: 'Bias' }) : y);
     const s = this.store.matrix(key, storage, n, k, values, experts);
-    if (s.kind === 'plain' && s.transposed) {
-      const w = this.init(owner, key, s.w);
+    if (s.kind === 'plain' && this.matmul) {
+      const w = this.declare(`${key}#T`, () => owner.node('Transpose', [this.init(owner, key, s.w)], { perm: [1, 0] }, { name: `${key}/Transpose` }));
       const half = s.w.dtype === 'float16';
       return {
         inFeatures: k,

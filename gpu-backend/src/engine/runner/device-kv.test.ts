@@ -29,7 +29,8 @@ async function workload(kvResidency: 'host' | 'device', modelDir?: string): Prom
   const rs = [routing(L, E), routing(L, E, { strategy: 'ban', tau: 0.4, topK: 6 }), routing(L, E, { strategy: 'pick', keyExperts: { 0: [3], 2: [1] }, lambda: 0.3 }), routing(L, E, { topK: 2 })];
   // Six requests over four slots with different lengths: sequences end at different steps and
   // queued ones join while others decode.
-  const results = await Promise.all(prompts.map(async (p, i) => collect(await engine.submit(request(rs[i % rs.length], { prompt: p, maxTokens: 3 + ((i * 5) % 11) })))));
+  // Request 1 samples (seeded), so some steps need the logits on the host, others only greedy ids.
+  const results = await Promise.all(prompts.map(async (p, i) => collect(await engine.submit(request(rs[i % rs.length], { prompt: p, maxTokens: 3 + ((i * 5) % 11), ...(i === 1 ? { temperature: 0.8, seed: 7 } : {}) })))));
   return { results, engine };
 }
 

@@ -7,6 +7,7 @@ import { buildBatchFeeds, buildGqaFeeds, type BatchLayout, type BatchRow, type R
 import { InputBatch, type RunnerRequestParams } from './input-batch.ts';
 import type { KvArray, KvShape } from './kv-cache.ts';
 import { DeviceKv } from './device-kv.ts';
+import { HostCopy } from './host-copy.ts';
 import { ResidentBatch } from './resident-batch.ts';
 import { openSession, runChecked, sessionOptionsFor } from './session.ts';
 
@@ -56,13 +57,11 @@ export class ModelRunner {
     private readonly device: DeviceKv | null,
     /** The graphs use GroupQueryAttention: unpadded runs, device-resident KV. */
     private readonly gqa: boolean,
+    private readonly hostCopy: HostCopy,
     private readonly logger?: EngineLogger,
   ) {
     this.batch = new InputBatch(kvShape);
-    this.presentNames = Array.from({ length: kvShape.numLayers }, (_, l) => [GRAPH_OUTPUTS.presentKey(l), GRAPH_OUTPUTS.presentValue(l)]).flat();
   }
-
-  private readonly presentNames: string[];
 
   static async load(modelDir: string, manifest: Manifest, config: Pick<EngineConfig, 'executionProvider' | 'threads' | 'logger' | 'kvResidency' | 'denseMinTokens'>): Promise<ModelRunner> {
     const ep = config.executionProvider ?? 'cpu';
@@ -74,8 +73,9 @@ export class ModelRunner {
     if (tp && attention(tp.file) !== attention(manifest.graphs[ep])) throw new Error(`${modelDir}: the latency and throughput graphs must use the same attention`);
     // The host path copies K/V in the bias layout; GroupQueryAttention graphs always keep KV on the device.
     const onDevice = gqa || (config.kvResidency ?? (ep === 'cpu' ? 'host' : 'device')) === 'device';
-    const presents = Array.from({ length: arch.numLayers }, (_, l) => [GRAPH_OUTPUTS.presentKey(l), GRAPH_OUTPUTS.presentValue(l)]).flat();
-    const opts = { executionProvider: ep, threads: config.threads, deviceOutputs: onDevice ? presents : [] };
+    // On a GPU, present_* and the logits stay there; greedy_ids and expert_mask come to the host.
+    const deviceOutputs = [...Array.from({ length: arch.numLayers }, (_, l) => [GRAPH_OUTPUTS.presentKey(l), GRAPH_OUTPUTS.presentValue(l)]).flat(), GRAPH_OUTPUTS.logits];
+    const opts = { executionProvider: ep, threads: config.threads, deviceOutputs: onDevice ? deviceOutputs : [] };
     const latency = await openSession(modelDir, manifest, opts);
     const sessions: Sessions = {
       latency,
@@ -83,7 +83,8 @@ export class ModelRunner {
     };
     const device = onDevice ? new DeviceKv(kvShape, { ...sessionOptionsFor({ executionProvider: ep, threads: config.threads }), ...(ep === 'cpu' ? {} : { preferredOutputLocation: 'gpu-buffer' }) }) : null;
     config.logger?.info({ ep, attention: gqa ? 'gqa' : 'sdpa', kvResidency: onDevice ? 'device' : 'host', throughputGraph: tp ? { file: tp.file, minTokens: sessions.throughput!.minTokens } : null }, 'model runner ready');
-    return new ModelRunner(sessions, manifest, kvShape, device, gqa, config.logger);
+    const hostCopy = new HostCopy(sessionOptionsFor({ executionProvider: ep, threads: config.threads }));
+    return new ModelRunner(sessions, manifest, kvShape, device, gqa, hostCopy, config.logger);
   }
 
   /**
@@ -188,20 +189,21 @@ export class ModelRunner {
     // Logits cross to the host only when a row samples; greedy rows read the graph's ArgMax.
     const samplers = chunks.map((row, b) => (row.sample ? this.batch.samplers[slots[b]]! : null));
     const needLogits = samplers.some((sm) => sm && !sm.greedy);
-    const fetches = [needLogits ? GRAPH_OUTPUTS.logits : GRAPH_OUTPUTS.greedyIds, GRAPH_OUTPUTS.expertMask, ...this.presentNames];
-    const results = await runChecked(session, feeds, (details) => this.logger?.error(details, 'model step failed'), fetches);
+    const results = await runChecked(session, feeds, (details) => this.logger?.error(details, 'model step failed'));
     // A composed past was built for this run only.
     if (past?.composed) for (const t of [...past.keys, ...past.values]) t.dispose();
 
     const mask = results[GRAPH_OUTPUTS.expertMask].data as Uint8Array;
     const perToken = numLayers * numExperts;
-    const logits = needLogits ? (results[GRAPH_OUTPUTS.logits].data as Float32Array) : null;
-    const greedy = needLogits ? null : (results[GRAPH_OUTPUTS.greedyIds].data as BigInt64Array);
+    const logitsTensor = results[GRAPH_OUTPUTS.logits];
+    const logits = needLogits ? await this.hostCopy.toHost(logitsTensor) : null;
+    if (logitsTensor.location !== 'cpu') logitsTensor.dispose();
+    const greedy = results[GRAPH_OUTPUTS.greedyIds].data as BigInt64Array;
     const V = this.manifest.architecture.vocabSize;
     chunks.forEach((row, b) => {
       result.expertMasks.set(row.reqId, mask.subarray(b * S * perToken, (b * S + row.tokenIds.length) * perToken));
       const sampler = samplers[b];
-      if (sampler) result.sampled.set(row.reqId, logits ? sampler.sample(logits.subarray(b * V, (b + 1) * V)) : Number(greedy![b]));
+      if (sampler) result.sampled.set(row.reqId, sampler.greedy ? Number(greedy[b]) : sampler.sample(logits!.subarray(b * V, (b + 1) * V)));
     });
     const keyTensors = Array.from({ length: numLayers }, (_, l) => results[GRAPH_OUTPUTS.presentKey(l)]);
     const valueTensors = Array.from({ length: numLayers }, (_, l) => results[GRAPH_OUTPUTS.presentValue(l)]);
@@ -224,6 +226,7 @@ export class ModelRunner {
 
   async release(): Promise<void> {
     await this.device?.release();
+    await this.hostCopy.release();
     if (process.env.PICKBAN_ORT_PROFILE) for (const s of [this.sessions.latency, this.sessions.throughput?.session]) s?.endProfiling();
     await this.sessions.latency.release();
     await this.sessions.throughput?.session.release();

@@ -65,7 +65,6 @@ export async function runChecked(
   session: ort.InferenceSession,
   feeds: Record<string, ort.Tensor>,
   onFailure?: (details: { shapes: Record<string, string>; error: string }) => void,
-  fetches?: readonly string[],
 ): Promise<ort.InferenceSession.ReturnType> {
   const missing = session.inputNames.filter((name) => !(name in feeds));
   const usable: Record<string, ort.Tensor> = {};
@@ -77,7 +76,7 @@ export async function runChecked(
     throw new Error(error);
   }
   try {
-    return await (fetches ? session.run(usable, fetches) : session.run(usable));
+    return await session.run(usable);
   } catch (err) {
     onFailure?.({ shapes: shapes(), error: err instanceof Error ? err.message : String(err) });
     throw err;
