@@ -1,3 +1,4 @@
+import { fp16BitsToNumber, fp32BitsToFp16Bits } from '../../checkpoint/dtypes.ts';
 /**
  * ONNX element types the builder emits, their TensorProto codes, byte sizes and the JS typed
  * arrays that carry them, plus fp32 -> fp16 conversion (Node 20 has no Float16Array, so fp16
@@ -52,40 +53,18 @@ export function bytesOf(data: ArrayBufferView): Uint8Array {
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-/** One fp32 value to IEEE-754 half bits, round to nearest even, with subnormals, inf and NaN. */
+/**
+ * One fp32 value to IEEE-754 half bits, round to nearest even, with subnormals, inf and NaN. The
+ * bit-level conversion lives in checkpoint/dtypes.ts, self-contained so the converter's worker
+ * pool can ship it to its threads as source text.
+ */
 export function fp32ToFp16Bits(value: number): number {
   f32[0] = value;
-  const x = u32[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / NaN (quiet)
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow to inf
-  if (e <= 0) {
-    if (e < -10) return sign; // underflows to signed zero
-    mant |= 0x800000; // make the implicit bit explicit, then shift into the subnormal range
-    const shift = 14 - e;
-    const half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    return sign | (half + (rem > mid || (rem === mid && half & 1) ? 1 : 0));
-  }
-  const half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  // A carry out of the mantissa correctly bumps the exponent (and may round up to inf).
-  return sign | (half + (rem > 0x1000 || (rem === 0x1000 && half & 1) ? 1 : 0));
+  return fp32BitsToFp16Bits(u32[0]);
 }
 
 /** IEEE half bits back to a JS number (tests and debugging). */
-export function fp16BitsToFp32(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >>> 10) & 0x1f;
-  const mant = bits & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
+export const fp16BitsToFp32 = fp16BitsToNumber;
 
 export function toFloat16(values: ArrayLike<number>): Uint16Array {
   const out = new Uint16Array(values.length);
