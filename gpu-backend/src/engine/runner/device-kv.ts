@@ -28,9 +28,19 @@ interface Source {
 interface Ref {
   source: Source;
   row: number;
-  /** Key positions of this sequence's tokens in its row, in token order. */
-  positions: number[];
+  /** Tokens of this sequence in its row. */
+  length: number;
+  /**
+   * Their key positions, in token order, when the bias layout left padding holes; null when they
+   * are positions [0, length) (GroupQueryAttention, and every composed past), which needs no array.
+   */
+  positions: number[] | null;
 }
+
+/** Where a run left its rows' tokens: a mask per row of the bias layout, or a prefix per row. */
+export type RowPlacement = { valid: Uint8Array } | { lengths: readonly number[] };
+
+const positionAt = (r: Ref, i: number) => (r.positions ? r.positions[i] : i);
 
 export class DeviceKv {
   private readonly refs = new Map<SequenceKv, Ref>();
@@ -52,25 +62,31 @@ export class DeviceKv {
     const reusable = uniformChunks && first !== undefined && first.keys[0].dims[0] === kvs.length && refs.every((r, b) => r?.source === first && r.row === b);
     if (reusable) {
       const valid = new Uint8Array(kvs.length * first.T);
-      refs.forEach((r, b) => r!.positions.forEach((p) => (valid[b * first.T + p] = 1)));
+      refs.forEach((r, b) => {
+        if (!r!.positions) valid.fill(1, b * first.T, b * first.T + r!.length);
+        else for (const p of r!.positions) valid[b * first.T + p] = 1;
+      });
       return { keys: first.keys, values: first.values, P: first.T, valid, composed: false };
     }
     return { ...(await this.compose(refs, minPast)), composed: true };
   }
 
-  /**
-   * After a run: every row's cache is now in that run's present_*, row b, at positionsOf(b, T)
-   * (T = the present tensors' padded length).
-   */
-  update(kvs: readonly SequenceKv[], keys: ort.Tensor[], values: ort.Tensor[], positionsOf: (b: number, T: number) => number[]): void {
+  /** After a run: every row's cache is now in that run's present_*, row b, where `placed` says. */
+  update(kvs: readonly SequenceKv[], keys: ort.Tensor[], values: ort.Tensor[], placed: RowPlacement): void {
     const T = keys[0].dims[2];
     const source: Source = { keys, values, T, refs: 0 };
     kvs.forEach((kv, b) => {
-      const positions = positionsOf(b, T);
+      let positions: number[] | null = null;
+      let length: number;
+      if ('valid' in placed) {
+        positions = [];
+        for (let j = 0; j < T; j++) if (placed.valid[b * T + j]) positions.push(j);
+        length = positions.length;
+      } else length = placed.lengths[b];
       this.drop(kv);
-      this.refs.set(kv, { source, row: b, positions });
+      this.refs.set(kv, { source, row: b, length, positions });
       source.refs++;
-      kv.pending = positions.length;
+      kv.pending = length;
     });
     if (source.refs === 0) dispose(source);
   }
@@ -93,10 +109,10 @@ export class DeviceKv {
   private async compose(refs: (Ref | undefined)[], minPast: number): Promise<ResidentPast> {
     const { numLayers: L, numKvHeads: kvH, headDim: D } = this.shape;
     const B = refs.length;
-    const longest = Math.max(0, ...refs.map((r) => r?.positions.length ?? 0));
+    const longest = Math.max(0, ...refs.map((r) => r?.length ?? 0));
     const P = Math.max(minPast, longest);
     const valid = new Uint8Array(B * P);
-    refs.forEach((r, b) => valid.fill(1, b * P, b * P + (r?.positions.length ?? 0)));
+    refs.forEach((r, b) => valid.fill(1, b * P, b * P + (r?.length ?? 0)));
     if (longest === 0) {
       const size = B * kvH * P * D;
       const zeros = () => new ort.Tensor(this.shape.dtype, this.shape.dtype === 'float16' ? new Uint16Array(size) : new Float32Array(size), [B, kvH, P, D]);
@@ -114,7 +130,7 @@ export class DeviceKv {
     refs.forEach((r, b) => {
       if (!r) return; // padding rows read flat row 0: masked by attention_bias
       const at = base.get(r.source)! + r.row * r.source.T;
-      r.positions.forEach((p, i) => (index[b * P + i] = BigInt(at + p)));
+      for (let i = 0; i < r.length; i++) index[b * P + i] = BigInt(at + positionAt(r, i));
     });
     const feeds: Record<string, ort.Tensor> = {
       index: new ort.Tensor('int64', index, [B * P]),

@@ -32,7 +32,7 @@ interface StepRun {
   rowStride: number;
 }
 
-/** The two operating points: the latency graph, and from minTokens tokens per run the throughput graph. */
+/** The two operating points: the latency graph, and for decode runs of at least minTokens rows the throughput graph. */
 interface Sessions {
   latency: ort.InferenceSession;
   throughput?: { session: ort.InferenceSession; minTokens: number };
@@ -81,9 +81,11 @@ export class ModelRunner {
       latency,
       throughput: tp && { session: await openSession(modelDir, manifest, { ...opts, file: tp.file }), minTokens: config.denseMinTokens ?? tp.minTokens },
     };
-    const device = onDevice ? new DeviceKv(kvShape, { ...sessionOptionsFor({ executionProvider: ep, threads: config.threads }), ...(ep === 'cpu' ? {} : { preferredOutputLocation: 'gpu-buffer' }) }) : null;
+    // Helper graphs (KV compose, logits copy) on the same EP; compose outputs stay on the device.
+    const helperOptions = sessionOptionsFor({ executionProvider: ep, threads: config.threads });
+    const device = onDevice ? new DeviceKv(kvShape, { ...helperOptions, ...(ep === 'cpu' ? {} : { preferredOutputLocation: 'gpu-buffer' }) }) : null;
     config.logger?.info({ ep, attention: gqa ? 'gqa' : 'sdpa', kvResidency: onDevice ? 'device' : 'host', throughputGraph: tp ? { file: tp.file, minTokens: sessions.throughput!.minTokens } : null }, 'model runner ready');
-    const hostCopy = new HostCopy(sessionOptionsFor({ executionProvider: ep, threads: config.threads }));
+    const hostCopy = new HostCopy(helperOptions);
     return new ModelRunner(sessions, manifest, kvShape, device, gqa, hostCopy, config.logger);
   }
 
@@ -210,9 +212,7 @@ export class ModelRunner {
     if (this.device) {
       // GPU outputs are never read here (getData() on one aborts the process in onnxruntime-node 1.30).
       // GQA keeps each row contiguous from 0; the bias layout keeps the positions its mask marks.
-      const totals = rows.map((r) => r.kv.length + r.tokenIds.length);
-      const marked = (b: number, T: number) => [...layout!.valid.subarray(b * T, (b + 1) * T).keys()].filter((j) => layout!.valid[b * T + j]);
-      this.device.update(rows.map((r) => r.kv), keyTensors, valueTensors, this.gqa ? (b) => Array.from({ length: totals[b] }, (_, j) => j) : marked);
+      this.device.update(rows.map((r) => r.kv), keyTensors, valueTensors, this.gqa ? { lengths: rows.map((r) => r.kv.length + r.tokenIds.length) } : { valid: layout!.valid });
       return null;
     }
     const T = layout!.P + layout!.S;
