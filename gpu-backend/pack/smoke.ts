@@ -45,6 +45,8 @@ for (const [i, { ep, modelDir }] of targets.entries()) {
       console.log(JSON.stringify({ ep, modelDir, strategy, prompt, loadMs: Math.round(loadMs), ttftMs: Math.round(first - start), decodeTokS: +((tokens - 1) / decodeS).toFixed(1), text }));
     }
   }
+  // Which graphs served the steps (top_k rows run on a model's top_k graph where it has one).
+  console.log(JSON.stringify({ ep, modelDir, graphRuns: engine.snapshot().graphRuns }));
   await engine.shutdown(1000);
 }
 const [base, ...rest] = labels;

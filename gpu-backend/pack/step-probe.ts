@@ -20,7 +20,7 @@ const manifest = ManifestSchema.parse(JSON.parse(readFileSync(join(dir, 'manifes
 const { numLayers: L, numExperts: E, numKvHeads: kvH, headDim: D } = manifest.architecture;
 // The graphs converted for a GPU EP (also runnable on the CPU EP, for trying the probe anywhere).
 const gpuEp = (Object.keys(manifest.graphs) as ExecutionProvider[])[0];
-const files = [manifest.graphs[gpuEp]!, ...(manifest.throughputGraphs?.[gpuEp] ? [manifest.throughputGraphs[gpuEp]!.file] : [])];
+const files = [manifest.graphs[gpuEp]!, manifest.throughputGraphs?.[gpuEp]?.file, manifest.topKGraphs?.[gpuEp]?.file].filter((f) => f !== undefined);
 const presents = Array.from({ length: L }, (_, l) => [GRAPH_OUTPUTS.presentKey(l), GRAPH_OUTPUTS.presentValue(l)]).flat();
 // As the runner: the KV and the logits stay on the GPU; greedy rows read only the graph's ArgMax.
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

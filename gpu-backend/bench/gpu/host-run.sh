@@ -8,6 +8,7 @@
 #   sh gpu-backend/bench/gpu/host-run.sh int4        # bench:gpu and step-probe on the int4 model
 #   sh gpu-backend/bench/gpu/host-run.sh fp16        # fp16 convert (int4 removed for disk) + bench:gpu,
 #                                                    # then greedy CPU-vs-WebGPU parity on the trained default model
+#   sh gpu-backend/bench/gpu/host-run.sh parity      # that parity check alone (needs only the bundle)
 set -eu
 phase=$1
 OUT=${OUT:-/tmp/pickban-out}
@@ -39,6 +40,11 @@ fp16)
   rm -rf "$W/int4"
   /usr/bin/time -f '%e s' "$N" "$B/convert.mjs" "$W/ckpt" "$W/fp16" --dtype fp16 --ep webgpu 2>&1 | tail -2
   "$N" "$B/bench-gpu.mjs" --model "$W/fp16" --ep webgpu --streams 1,32,128 --decode-tokens 16 --prefill 2048 --runs 2 --runs-large 1 --strategies none --out "$OUT/fp16.json" --max-seconds 150 2>&1 | grep -v onnxruntime | tail -16
+  sh "$0" parity
+  ;;
+parity)
+  [ -x "$N" ] || { tar -C "$W" -xJf .devpack/rest.tar.xz; mkdir -p "$B/bin" && xz -dc .devpack/node.xz > "$N" && chmod +x "$N"; }
+  [ -d "$W/default-model" ] || tar -C "$W" -xJf .devpack/default-model.tar.xz
   # Greedy text, CPU against WebGPU, on the trained default model (peaked, so noise cannot flip ties).
   for v in "cpu --dtype int4" "webgpu --dtype int4 --ep webgpu" "cpu32 --dtype fp32" "webgpu32 --dtype fp32 --ep webgpu"; do
     set -- $v; d=$1; shift; "$N" "$B/convert.mjs" "$W/default-model" "$W/dm-$d" "$@" | tail -1

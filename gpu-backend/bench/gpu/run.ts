@@ -73,6 +73,8 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = co
       progress(`${label} failed: ${(e as Error).message}`);
       value = onError((e as Error).message.split('\n')[0]);
     }
+    // Which graphs (operating points) this section's steps ran on, so far.
+    if (engine) progress(`${label} done; graph runs so far ${JSON.stringify(engine.snapshot().graphRuns)}`);
     return { value, gpuPeakMiB: sampler.sectionPeak() };
   };
   // A host's timeout sends SIGTERM: keep what was measured and say so.

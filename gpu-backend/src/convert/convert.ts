@@ -19,6 +19,7 @@ import type { MoeFormulation } from '../model/qwen2moe/index.ts';
 
 export const GRAPH_FILE = 'model.onnx';
 export const THROUGHPUT_GRAPH_FILE = 'model.dense.onnx';
+export const TOP_K_GRAPH_FILE = 'model.topk.onnx';
 export const DATA_FILE = 'model.onnx.data';
 /**
  * Decoding rows per step from which WebGPU's dense-experts graph runs instead of QMoE. ort-notes
@@ -30,20 +31,31 @@ export const DEFAULT_DENSE_MIN_TOKENS = 64;
 /**
  * The graphs a model directory gets per execution provider. cpu: If-gated sparse experts (Ban's
  * skipped experts cost nothing) and standard-op attention. webgpu: GroupQueryAttention, and QMoE
- * for small steps with dense experts for large ones when the experts are quantized; dense alone
- * for fp16/fp32 (QMoE is quantized-only).
+ * for small steps with dense experts for large ones when the experts are quantized, plus a QMoE
+ * graph without the router kernel for plain top_k batches; dense alone for fp16/fp32 (QMoE is
+ * quantized-only).
  */
 interface GraphPlan {
   file: string;
   moe: MoeFormulation;
   attention: AttentionKind;
+  router: 'kernel' | 'top_k';
 }
-function graphPlan(ep: ExecutionProvider, dtype: WeightDtype): { latency: GraphPlan; throughput?: GraphPlan } {
-  if (ep === 'cpu') return { latency: { file: GRAPH_FILE, moe: 'sparse', attention: 'sdpa' } };
+interface GraphPlans {
+  latency: GraphPlan;
+  throughput?: GraphPlan;
+  topK?: GraphPlan;
+}
+function graphPlan(ep: ExecutionProvider, dtype: WeightDtype): GraphPlans {
+  if (ep === 'cpu') return { latency: { file: GRAPH_FILE, moe: 'sparse', attention: 'sdpa', router: 'kernel' } };
   if (dtype === 'int4' || dtype === 'int8') {
-    return { latency: { file: GRAPH_FILE, moe: 'qmoe', attention: 'gqa' }, throughput: { file: THROUGHPUT_GRAPH_FILE, moe: 'dense', attention: 'gqa' } };
+    return {
+      latency: { file: GRAPH_FILE, moe: 'qmoe', attention: 'gqa', router: 'kernel' },
+      throughput: { file: THROUGHPUT_GRAPH_FILE, moe: 'dense', attention: 'gqa', router: 'kernel' },
+      topK: { file: TOP_K_GRAPH_FILE, moe: 'qmoe', attention: 'gqa', router: 'top_k' },
+    };
   }
-  return { latency: { file: GRAPH_FILE, moe: 'dense', attention: 'gqa' } };
+  return { latency: { file: GRAPH_FILE, moe: 'dense', attention: 'gqa', router: 'kernel' } };
 }
 
 export interface ConvertOptions {
@@ -61,6 +73,10 @@ export interface ConvertOptions {
   attention?: AttentionKind;
   /** Tokens per step from which the runner uses the throughput graph. */
   denseMinTokens?: number;
+  /** Also write the plain top_k graph (QMoE, no router kernel); default: where the EP's plan has one. Needs the qmoe formulation. */
+  topKGraph?: boolean;
+  /** Residual Adds fused into the norms; default on for GPU EPs. */
+  fusedNorms?: boolean;
 }
 
 export interface ConvertResult {
@@ -91,19 +107,22 @@ export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
       plan.latency.moe = opts.moe;
       delete plan.throughput;
     }
-    if (opts.attention) for (const p of [plan.latency, plan.throughput]) if (p) p.attention = opts.attention;
+    if (opts.attention) for (const p of [plan.latency, plan.throughput, plan.topK]) if (p) p.attention = opts.attention;
+    if (opts.topKGraph === false) delete plan.topK;
+    else if (opts.topKGraph) plan.topK = { file: TOP_K_GRAPH_FILE, moe: 'qmoe', attention: plan.latency.attention, router: 'top_k' };
+    const fusedNorms = opts.fusedNorms ?? ep !== 'cpu';
     const writer = new WeightWriter(join(tmp, DATA_FILE));
     const graphs: { plan: GraphPlan; bytes: Uint8Array; nodes: number }[] = [];
     let dataBytes: number;
     try {
       // QMoE on WebGPU runs fp16 (its scales are the activations' type); CPU QMoE takes fp32.
       const store = new WeightStore(source.checkpoint, writer, dtype, source.expected, ep === 'cpu' ? {} : { qmoeScaleType: 'float16' });
-      for (const p of [plan.latency, plan.throughput].filter((p) => p !== undefined)) {
+      for (const p of [plan.latency, plan.throughput, plan.topK].filter((p) => p !== undefined)) {
         const g = new GraphBuilder('qwen2_moe');
         const weights = new StreamingWeights(store, g, { accuracyLevel: opts.accuracyLevel, fp16Compute: ep === 'cpu' ? 'float32' : 'float16', matmul: ep !== 'cpu' });
         buildQwen2MoeGraph(g, {
-          arch, weights, router: routerFor({ numLayers: arch.numLayers, numExperts: arch.numExperts }),
-          skippedExpertRows: ep === 'webgpu' ? 1 : 0, moe: p.moe, attention: p.attention, maxTopK,
+          arch, weights, router: p.router === 'top_k' ? 'top_k' : routerFor({ numLayers: arch.numLayers, numExperts: arch.numExperts }),
+          skippedExpertRows: ep === 'webgpu' ? 1 : 0, moe: p.moe, attention: p.attention, maxTopK, fusedNorms,
         });
         graphs.push({ plan: p, bytes: g.toModelBytes({ opsetVersion: 17 }), nodes: g.countNodes('') });
       }
@@ -118,7 +137,8 @@ export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
     const manifest = buildManifest({
       source, dtype, maxTopK, graphs: { [ep]: plan.latency.file }, strategies: SUPPORTED_STRATEGIES,
       throughputGraphs: plan.throughput ? { [ep]: { file: plan.throughput.file, minTokens: opts.denseMinTokens ?? DEFAULT_DENSE_MIN_TOKENS } } : undefined,
-      graphInfo: Object.fromEntries(graphs.map(({ plan: p }) => [p.file, { moe: p.moe, attention: p.attention }])),
+      topKGraphs: plan.topK ? { [ep]: { file: plan.topK.file } } : undefined,
+      graphInfo: Object.fromEntries(graphs.map(({ plan: p }) => [p.file, { moe: p.moe, attention: p.attention, ...(p.router === 'top_k' ? { router: p.router } : {}) }])),
       blockSize: dtype === 'int4' || dtype === 'int8' ? QUANT_BLOCK_SIZE : undefined,
     });
     // The manifest goes last: its presence is what marks a directory as a complete model.

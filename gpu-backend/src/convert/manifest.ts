@@ -24,11 +24,12 @@ export interface ManifestOptions {
   maxTopK: number;
   graphs: Partial<Record<ExecutionProvider, string>>;
   throughputGraphs?: Manifest['throughputGraphs'];
+  topKGraphs?: Manifest['topKGraphs'];
   graphInfo?: Manifest['graphInfo'];
   strategies: readonly RoutingStrategy[];
 }
 
-export function buildManifest({ source, dtype, blockSize, maxTopK, graphs, throughputGraphs, graphInfo, strategies }: ManifestOptions): Manifest {
+export function buildManifest({ source, dtype, blockSize, maxTopK, graphs, throughputGraphs, topKGraphs, graphInfo, strategies }: ManifestOptions): Manifest {
   const { config, generationConfig: gen } = source;
   const eos = [...new Set([...ids(gen.eos_token_id), ...ids(config.eos_token_id)])];
   const pad = ids(gen.pad_token_id)[0] ?? ids(config.pad_token_id)[0] ?? eos[0] ?? 0;
@@ -42,6 +43,7 @@ export function buildManifest({ source, dtype, blockSize, maxTopK, graphs, throu
     weights: { dtype, ...(blockSize ? { blockSize } : {}) },
     graphs,
     ...(throughputGraphs ? { throughputGraphs } : {}),
+    ...(topKGraphs ? { topKGraphs } : {}),
     ...(graphInfo ? { graphInfo } : {}),
     kvDtype: 'float32',
     tokenizer: { file: 'tokenizer.json', configFile: 'tokenizer_config.json' },

@@ -7,7 +7,7 @@ import { GRAPH_OUTPUTS, ManifestSchema, type Manifest, type WeightDtype } from '
 import { makeFeeds } from '../testing/graph-feeds.ts';
 import { routeFeeds, type RowRouting } from '../testing/route-feeds.ts';
 import { getTinyModel } from '../testing/tiny-model.ts';
-import { convertCheckpoint, THROUGHPUT_GRAPH_FILE } from './convert.ts';
+import { convertCheckpoint, THROUGHPUT_GRAPH_FILE, TOP_K_GRAPH_FILE } from './convert.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'pickban-webgpu-variant-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -22,14 +22,24 @@ const ROWS: RowRouting[] = [
 ];
 
 /** Runs a graph file on the CPU EP (the GPU formulations' ops all exist there) and returns logits and masks. */
-async function run(dir: string, file: string, manifest: Manifest) {
+async function run(dir: string, file: string, manifest: Manifest, rows: RowRouting[] = ROWS) {
   const session = await ort.InferenceSession.create(join(dir, file));
   // Rows of equal length: GroupQueryAttention graphs compute the same number of tokens per row.
   const feeds = makeFeeds(manifest.architecture, [{ ids: [9707, 11, 1879], past: 0 }, { ids: [42, 7, 100], past: 0 }, { ids: [785, 3974, 13876], past: 0 }], [null, null, null],
-    routeFeeds(manifest.architecture, ROWS, session.inputNames));
+    routeFeeds(manifest.architecture, rows, session.inputNames));
   const result = await session.run(Object.fromEntries(session.inputNames.map((name) => [name, feeds[name]])));
   await session.release();
-  return { logits: result[GRAPH_OUTPUTS.logits].data as Float32Array, mask: result[GRAPH_OUTPUTS.expertMask].data as Uint8Array, V: manifest.architecture.vocabSize };
+  const { numLayers: L, numExperts: E, vocabSize: V } = manifest.architecture;
+  // A top_k graph reports the experts' ids [B,S,L,k]; compare them as the mask they stand for.
+  const ids = result[GRAPH_OUTPUTS.expertIds];
+  let mask = result[GRAPH_OUTPUTS.expertMask]?.data as Uint8Array;
+  if (ids) {
+    const k = ids.dims[3];
+    mask = new Uint8Array((ids.data.length / k) * E);
+    (ids.data as BigInt64Array).forEach((e, i) => (mask[Math.floor(i / k) * E + Number(e)] = 1));
+  }
+  expect(mask.length).toBe(9 * L * E);
+  return { logits: result[GRAPH_OUTPUTS.logits].data as Float32Array, mask, V };
 }
 
 const maxAbs = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
@@ -39,7 +49,7 @@ const argmaxRows = (x: Float32Array, V: number) => Array.from({ length: x.length
 describe('the webgpu graphs (run here on the CPU EP) compute what the CPU graph computes', () => {
   const cases: { dtype: WeightDtype; files: string[]; tolerance: number }[] = [
     // QMoE runs in fp16 on WebGPU; the dense graph keeps fp32 activations with the same int4 weights.
-    { dtype: 'int4', files: ['model.onnx', THROUGHPUT_GRAPH_FILE], tolerance: 5e-3 },
+    { dtype: 'int4', files: ['model.onnx', THROUGHPUT_GRAPH_FILE, TOP_K_GRAPH_FILE], tolerance: 5e-3 },
     // fp16 weights stay fp16 (each product casts its input): one dense graph.
     { dtype: 'fp16', files: ['model.onnx'], tolerance: 5e-3 },
   ];
@@ -55,14 +65,19 @@ describe('the webgpu graphs (run here on the CPU EP) compute what the CPU graph 
       const manifest = manifestOf(gpuDir);
       expect(manifest.graphs).toEqual({ webgpu: 'model.onnx' });
       expect(manifest.graphInfo).toEqual(dtype === 'int4'
-        ? { 'model.onnx': { moe: 'qmoe', attention: 'gqa' }, [THROUGHPUT_GRAPH_FILE]: { moe: 'dense', attention: 'gqa' } }
+        ? { 'model.onnx': { moe: 'qmoe', attention: 'gqa' }, [THROUGHPUT_GRAPH_FILE]: { moe: 'dense', attention: 'gqa' }, [TOP_K_GRAPH_FILE]: { moe: 'qmoe', attention: 'gqa', router: 'top_k' } }
         : { 'model.onnx': { moe: 'dense', attention: 'gqa' } });
       expect(manifest.throughputGraphs?.webgpu?.file).toBe(dtype === 'int4' ? THROUGHPUT_GRAPH_FILE : undefined);
+      expect(manifest.topKGraphs?.webgpu?.file).toBe(dtype === 'int4' ? TOP_K_GRAPH_FILE : undefined);
 
-      const ref = await run(cpuDir, 'model.onnx', manifestOf(cpuDir));
-      const { numLayers: L, numExperts: E } = manifest.architecture;
+      const { numLayers: L, numExperts: E, numExpertsPerTok } = manifest.architecture;
+      // The top_k graph serves only plain rows: every row top_k at the model's k, not renormalized.
+      const plain: RowRouting[] = ROWS.map(() => ({ strategy: 'top_k', topK: numExpertsPerTok }));
+      const refs = { mixed: await run(cpuDir, 'model.onnx', manifestOf(cpuDir)), plain: await run(cpuDir, 'model.onnx', manifestOf(cpuDir), plain) };
       for (const file of files) {
-        const got = await run(gpuDir, file, manifest);
+        const rows = file === TOP_K_GRAPH_FILE ? plain : ROWS;
+        const ref = rows === plain ? refs.plain : refs.mixed;
+        const got = await run(gpuDir, file, manifest, rows);
         expect(maxDiff(got.logits, ref.logits), file).toBeLessThan(tolerance * maxAbs(ref.logits));
         expect(argmaxRows(got.logits, got.V)).toEqual(argmaxRows(ref.logits, ref.V));
         // Layer 0 routes from attention output alone, before any MoE: its selections are identical.

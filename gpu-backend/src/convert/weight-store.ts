@@ -159,8 +159,8 @@ export class StreamingWeights implements ModelWeights {
     return this.linearOf(owner, name, storage, n, k, () => this.read(name), biasName && this.float32(owner, biasName));
   }
 
-  assembled(owner: GraphScope, key: string, shape: [number, number], build: () => Float32Array, opts: { float32?: boolean; experts?: boolean } = {}): Linear {
-    return this.linearOf(owner, key, opts.float32 ? 'fp32' : this.store.format, shape[0], shape[1], build, undefined, opts.experts);
+  assembled(owner: GraphScope, key: string, shape: [number, number], build: () => Float32Array, opts: { float32?: boolean; experts?: boolean; bias?: string } = {}): Linear {
+    return this.linearOf(owner, key, opts.float32 ? 'fp32' : this.store.format, shape[0], shape[1], build, opts.bias, opts.experts);
   }
 
   qmoe(owner: GraphScope, key: string, shape: [number, number], numExperts: number, build: () => Float32Array): QmoeWeights | null {
@@ -213,13 +213,14 @@ export class StreamingWeights implements ModelWeights {
     }
     const packed = this.init(owner, key, s.packed);
     const scales = this.init(owner, `${key}.scales`, s.scales);
+    // The bias is MatMulNBits' input 5 (after zero_points and g_idx): one node, not two.
     return {
       inFeatures: k,
       outFeatures: n,
       apply: (sc, x) =>
-        withBias(sc, sc.node('MatMulNBits', [x, packed, scales], {
+        sc.node('MatMulNBits', [x, packed, scales, ...(bias ? ['', '', bias] : [])], {
           K: k, N: n, bits: s.bits, block_size: QUANT_BLOCK_SIZE, accuracy_level: this.accuracyLevel,
-        }, { domain: 'com.microsoft' })),
+        }, { domain: 'com.microsoft' }),
     };
   }
 }

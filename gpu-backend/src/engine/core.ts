@@ -77,6 +77,7 @@ export class PickBanEngine implements Engine {
       kvTokensUsed: this.scheduler.kvTokensReserved,
       kvTokensCapacity: this.config.limits.maxKvTokens,
       expertsPerTokenByLayer: this.lastExpertsPerLayer,
+      graphRuns: { ...this.runner.graphRuns },
     };
   }
 

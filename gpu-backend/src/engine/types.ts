@@ -74,6 +74,8 @@ export interface EngineSnapshot {
   kvTokensCapacity: number;
   /** Per layer, average experts per token over the last step (empty before any step). */
   expertsPerTokenByLayer: number[];
+  /** Model runs per graph file since start: which operating point (latency, throughput, top_k) served the steps. */
+  graphRuns: Record<string, number>;
 }
 
 export interface Engine {
@@ -117,6 +119,8 @@ export interface EngineConfig {
   kvResidency?: 'host' | 'device';
   /** Tokens per step from which the model's throughput graph runs (default: the manifest's). */
   denseMinTokens?: number;
+  /** Load the model's top_k graph, if it has one, for batches that route plain top_k (default true; off saves its GPU memory). */
+  topKGraph?: boolean;
 }
 
 /** Loads the model, runs a warm-up step, and resolves with a ready Engine. */

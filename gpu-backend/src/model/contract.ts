@@ -35,6 +35,10 @@ import { ROUTING_STRATEGIES } from '../../../shared/routing/schema.ts';
  *   present_key.{l}      float32 [B, kvH, P+S, D]  = concat(past, new)
  *   present_value.{l}    float32 [B, kvH, P+S, D]
  *   expert_mask          uint8   [B, S, L, E] 1 where the router selected the expert for that token
+ * A top_k graph (manifest topKGraphs, graphInfo router 'top_k') has no route_* inputs: it serves only
+ * batches where every row routes top_k with k = num_experts_per_tok and renormalize = norm_topk_prob.
+ * Instead of expert_mask it outputs:
+ *   expert_ids           int64   [B, S, L, k] the experts each token ran, per layer
  */
 export const GRAPH_INPUTS = {
   inputIds: 'input_ids',
@@ -62,6 +66,7 @@ export const GRAPH_OUTPUTS = {
   presentKey: (l: number) => `present_key.${l}`,
   presentValue: (l: number) => `present_value.${l}`,
   expertMask: 'expert_mask',
+  expertIds: 'expert_ids',
 } as const;
 
 /** Masked positions in attention_bias. Finite so that a fully masked row cannot turn into NaN. */
@@ -107,8 +112,16 @@ export const ManifestSchema = z.object({
    * formulation. The runner runs it for decode runs of at least minTokens rows, `graphs[ep]` otherwise.
    */
   throughputGraphs: z.partialRecord(z.enum(EXECUTION_PROVIDERS), z.object({ file: z.string(), minTokens: z.number().int().positive() })).optional(),
-  /** How each graph file computes (MoE: If per expert, QMoE, or dense; attention: standard ops with a bias, or GroupQueryAttention). */
-  graphInfo: z.record(z.string(), z.object({ moe: z.enum(['sparse', 'qmoe', 'dense']), attention: z.enum(ATTENTION_KINDS) })).optional(),
+  /**
+   * A graph of an EP for batches where every row routes plain top_k at the model's k: no router
+   * kernel (QMoE's own top-k), so fewer dispatches per step. The runner prefers it for such batches.
+   */
+  topKGraphs: z.partialRecord(z.enum(EXECUTION_PROVIDERS), z.object({ file: z.string() })).optional(),
+  /**
+   * How each graph file computes (MoE: If per expert, QMoE, or dense; attention: standard ops with a
+   * bias, or GroupQueryAttention; router: the Pick & Ban kernel, or plain top_k inside QMoE).
+   */
+  graphInfo: z.record(z.string(), z.object({ moe: z.enum(['sparse', 'qmoe', 'dense']), attention: z.enum(ATTENTION_KINDS), router: z.enum(['kernel', 'top_k']).optional() })).optional(),
   kvDtype: z.enum(['float32', 'float16']),
   tokenizer: z.object({ file: z.string(), configFile: z.string() }),
   chatTemplate: z.string().nullable(),

@@ -34,6 +34,15 @@ export function createMetrics(snapshot: () => EngineSnapshot) {
   engineGauge('pickban_kv_cache_tokens_used', 'KV-cache tokens held by live sequences', (s) => s.kvTokensUsed);
   engineGauge('pickban_kv_cache_usage_ratio', 'KV-cache tokens used over capacity', (s) => (s.kvTokensCapacity > 0 ? s.kvTokensUsed / s.kvTokensCapacity : 0));
   new Gauge({
+    name: 'pickban_graph_runs_total',
+    help: 'Model runs per graph file (latency, throughput or top_k operating point) since start',
+    labelNames: ['graph'],
+    registers,
+    collect() {
+      for (const [graph, runs] of Object.entries(current().graphRuns)) this.set({ graph }, runs);
+    },
+  });
+  new Gauge({
     name: 'pickban_experts_per_token',
     help: 'Average routed experts per token in the last engine step, by layer',
     labelNames: ['layer'],

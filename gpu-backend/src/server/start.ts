@@ -18,7 +18,7 @@ export interface Backend {
   shutdown(): Promise<void>;
 }
 
-const IDLE: EngineSnapshot = { running: 0, queued: 0, lastBatchSize: 0, kvTokensUsed: 0, kvTokensCapacity: 0, expertsPerTokenByLayer: [] };
+const IDLE: EngineSnapshot = { running: 0, queued: 0, lastBatchSize: 0, kvTokensUsed: 0, kvTokensCapacity: 0, expertsPerTokenByLayer: [], graphRuns: {} };
 
 /**
  * Listens first and loads the model after, so /health answers (and the container is "alive")

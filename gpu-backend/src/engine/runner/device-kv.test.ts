@@ -22,8 +22,8 @@ afterAll(async () => {
   rmSync(out, { recursive: true, force: true });
 });
 
-async function workload(kvResidency: 'host' | 'device', modelDir?: string): Promise<{ results: Collected[]; engine: PickBanEngine }> {
-  const engine = (await createEngine({ modelDir: modelDir ?? (await getTinyModel()).modelDir, limits, threads: 2, kvResidency })) as PickBanEngine;
+async function workload(kvResidency: 'host' | 'device', modelDir?: string, topKGraph?: boolean): Promise<{ results: Collected[]; engine: PickBanEngine }> {
+  const engine = (await createEngine({ modelDir: modelDir ?? (await getTinyModel()).modelDir, limits, threads: 2, kvResidency, topKGraph })) as PickBanEngine;
   engines.push(engine);
   const { numLayers: L, numExperts: E } = engine.manifest.architecture;
   const rs = [routing(L, E), routing(L, E, { strategy: 'ban', tau: 0.4, topK: 6 }), routing(L, E, { strategy: 'pick', keyExperts: { 0: [3], 2: [1] }, lambda: 0.3 }), routing(L, E, { topK: 2 })];
@@ -55,5 +55,23 @@ describe('device-resident KV', () => {
     expect(gqa.results.map((c) => c.error)).toEqual(prompts.map(() => null));
     expect(gqa.results.map((c) => c.tokenIds)).toEqual(host.results.map((c) => c.tokenIds));
     expect(gqa.results.map((c) => c.usage?.routing)).toEqual(host.results.map((c) => c.usage?.routing));
+  });
+
+  it('plain top_k batches run on the top_k graph (no router kernel) and generate what the kernel graph generates', async () => {
+    const tiny = await getTinyModel();
+    const dir = join(out, 'topk');
+    // The GPU plan's graphs, on the CPU EP: QMoE with the kernel, and the top_k graph beside it.
+    convertCheckpoint({ src: tiny.checkpointDir, out: dir, dtype: 'int4', attention: 'gqa', moe: 'qmoe', topKGraph: true, maxTopK: TINY_MAX_TOP_K });
+    const kernelOnly = await workload('host', dir, false);
+    const both = await workload('host', dir);
+    expect(both.results.map((c) => c.error)).toEqual(prompts.map(() => null));
+    expect(both.results.map((c) => c.tokenIds)).toEqual(kernelOnly.results.map((c) => c.tokenIds));
+    expect(both.results.map((c) => c.usage?.routing)).toEqual(kernelOnly.results.map((c) => c.usage?.routing));
+    // Requests 0 and 4 route plain top_k (the model's k, not renormalized); the others ban, pick, or
+    // take k = 2. Steps where only plain rows run use the top_k graph, all others the kernel graph.
+    expect(kernelOnly.engine.snapshot().graphRuns['model.topk.onnx']).toBeUndefined();
+    const runs = both.engine.snapshot().graphRuns;
+    expect(runs['model.topk.onnx']).toBeGreaterThan(0);
+    expect(runs['model.onnx']).toBeGreaterThan(0);
   });
 });

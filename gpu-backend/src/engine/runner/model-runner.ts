@@ -6,6 +6,7 @@ import type { EngineConfig, EngineLogger } from '../types.ts';
 import { buildBatchFeeds, buildGqaFeeds, type BatchLayout, type BatchRow, type ResidentPast } from './batch-tensors.ts';
 import { InputBatch, type RunnerRequestParams } from './input-batch.ts';
 import type { KvArray, KvShape } from './kv-cache.ts';
+import type { ResolvedRouting } from '../../../../shared/routing/resolve.ts';
 import { DeviceKv } from './device-kv.ts';
 import { HostCopy } from './host-copy.ts';
 import { ResidentBatch } from './resident-batch.ts';
@@ -32,10 +33,26 @@ interface StepRun {
   rowStride: number;
 }
 
-/** The two operating points: the latency graph, and for decode runs of at least minTokens rows the throughput graph. */
+/**
+ * The operating points: the latency graph; for decode runs of at least minTokens rows the
+ * throughput graph; for runs where every row routes plain top_k, the top_k graph (no router kernel).
+ */
 interface Sessions {
   latency: ort.InferenceSession;
   throughput?: { session: ort.InferenceSession; minTokens: number };
+  topK?: ort.InferenceSession;
+}
+
+/** A row the top_k graph computes exactly: QMoE's own top-k at the model's k, weights as the model defines them. */
+function routesPlainTopK(r: ResolvedRouting, arch: Manifest['architecture']): boolean {
+  return r.strategy === 'top_k' && r.topK === arch.numExpertsPerTok && r.renormalize === arch.normTopkProb;
+}
+
+/** expert_ids [n, L, k] -> the expert_mask layout [n, L, E]. */
+function maskFromIds(ids: BigInt64Array, E: number, k: number): Uint8Array {
+  const mask = new Uint8Array((ids.length / k) * E);
+  for (let i = 0; i < ids.length; i++) mask[Math.floor(i / k) * E + Number(ids[i])] = 1;
+  return mask;
 }
 
 /**
@@ -49,6 +66,9 @@ interface Sessions {
 export class ModelRunner {
   private readonly batch: InputBatch;
   private readonly resident = new ResidentBatch();
+  /** run() calls per graph file: which operating point served the steps (metrics, tests). */
+  readonly graphRuns: Record<string, number> = {};
+  private readonly graphFiles = new Map<ort.InferenceSession, string>();
 
   private constructor(
     private readonly sessions: Sessions,
@@ -63,40 +83,52 @@ export class ModelRunner {
     this.batch = new InputBatch(kvShape);
   }
 
-  static async load(modelDir: string, manifest: Manifest, config: Pick<EngineConfig, 'executionProvider' | 'threads' | 'logger' | 'kvResidency' | 'denseMinTokens'>): Promise<ModelRunner> {
+  static async load(modelDir: string, manifest: Manifest, config: Pick<EngineConfig, 'executionProvider' | 'threads' | 'logger' | 'kvResidency' | 'denseMinTokens' | 'topKGraph'>): Promise<ModelRunner> {
     const ep = config.executionProvider ?? 'cpu';
     const arch = manifest.architecture;
     const kvShape: KvShape = { numLayers: arch.numLayers, numKvHeads: arch.numKvHeads, headDim: arch.headDim, dtype: manifest.kvDtype };
     const tp = manifest.throughputGraphs?.[ep];
+    const topK = config.topKGraph === false ? undefined : manifest.topKGraphs?.[ep];
     const attention = (file: string | undefined) => (file && manifest.graphInfo?.[file]?.attention) || 'sdpa';
     const gqa = attention(manifest.graphs[ep]) === 'gqa';
-    if (tp && attention(tp.file) !== attention(manifest.graphs[ep])) throw new Error(`${modelDir}: the latency and throughput graphs must use the same attention`);
+    for (const other of [tp, topK]) {
+      if (other && attention(other.file) !== attention(manifest.graphs[ep])) throw new Error(`${modelDir}: ${other.file} must use the same attention as ${manifest.graphs[ep]}`);
+    }
     // The host path copies K/V in the bias layout; GroupQueryAttention graphs always keep KV on the device.
     const onDevice = gqa || (config.kvResidency ?? (ep === 'cpu' ? 'host' : 'device')) === 'device';
-    // On a GPU, present_* and the logits stay there; greedy_ids and expert_mask come to the host.
+    // On a GPU, present_* and the logits stay there; greedy_ids and expert_mask (or expert_ids) come to the host.
     const deviceOutputs = [...Array.from({ length: arch.numLayers }, (_, l) => [GRAPH_OUTPUTS.presentKey(l), GRAPH_OUTPUTS.presentValue(l)]).flat(), GRAPH_OUTPUTS.logits];
     const opts = { executionProvider: ep, threads: config.threads, deviceOutputs: onDevice ? deviceOutputs : [] };
     const latency = await openSession(modelDir, manifest, opts);
     const sessions: Sessions = {
       latency,
       throughput: tp && { session: await openSession(modelDir, manifest, { ...opts, file: tp.file }), minTokens: config.denseMinTokens ?? tp.minTokens },
+      topK: topK && (await openSession(modelDir, manifest, { ...opts, file: topK.file })),
     };
     // Helper graphs (KV compose, logits copy) on the same EP; compose outputs stay on the device.
     const helperOptions = sessionOptionsFor({ executionProvider: ep, threads: config.threads });
     const device = onDevice ? new DeviceKv(kvShape, { ...helperOptions, ...(ep === 'cpu' ? {} : { preferredOutputLocation: 'gpu-buffer' }) }) : null;
-    config.logger?.info({ ep, attention: gqa ? 'gqa' : 'sdpa', kvResidency: onDevice ? 'device' : 'host', throughputGraph: tp ? { file: tp.file, minTokens: sessions.throughput!.minTokens } : null }, 'model runner ready');
+    config.logger?.info({ ep, attention: gqa ? 'gqa' : 'sdpa', kvResidency: onDevice ? 'device' : 'host', throughputGraph: tp ? { file: tp.file, minTokens: sessions.throughput!.minTokens } : null, topKGraph: topK?.file ?? null }, 'model runner ready');
     const hostCopy = new HostCopy(helperOptions);
-    return new ModelRunner(sessions, manifest, kvShape, device, gqa, hostCopy, config.logger);
+    const runner = new ModelRunner(sessions, manifest, kvShape, device, gqa, hostCopy, config.logger);
+    runner.graphFiles.set(latency, manifest.graphs[ep]!);
+    if (tp) runner.graphFiles.set(sessions.throughput!.session, tp.file);
+    if (topK) runner.graphFiles.set(sessions.topK!, topK.file);
+    return runner;
   }
 
   /**
-   * The throughput graph for decode runs of at least its minTokens rows, else the latency graph.
-   * Prefill stays on the latency graph: on an H100, QMoE prefilled 2048 tokens through two A2.7B
-   * layers in 72 ms, the dense experts (every expert for every token) in 383 ms.
+   * The throughput graph for decode runs of at least its minTokens rows; else the top_k graph when
+   * every row routes plain top_k; else the latency graph. Prefill stays on QMoE: on an H100, QMoE
+   * prefilled 2048 tokens through two A2.7B layers in 72 ms, the dense experts (every expert for
+   * every token) in 383 ms.
    */
-  private sessionFor(rows: number, tokensPerRow: number): ort.InferenceSession {
+  private sessionFor(rows: number, tokensPerRow: number, routing: readonly ResolvedRouting[]): ort.InferenceSession {
     const tp = this.sessions.throughput;
-    return tp && tokensPerRow === 1 && rows >= tp.minTokens ? tp.session : this.sessions.latency;
+    if (tp && tokensPerRow === 1 && rows >= tp.minTokens) return tp.session;
+    const arch = this.manifest.architecture;
+    if (this.sessions.topK && routing.every((r) => routesPlainTopK(r, arch))) return this.sessions.topK;
+    return this.sessions.latency;
   }
 
   /** KV tokens held by live sequences. */
@@ -184,10 +216,13 @@ export class ModelRunner {
       }
       ({ feeds, layout } = buildBatchFeeds(rows, this.kvShape, past));
     }
-    Object.assign(feeds, packRouterInputs(slots.map((slot) => this.batch.routing[slot]!), { numLayers, numExperts, maxTopK: this.manifest.routing.maxTopK }));
-
+    const routing = slots.map((slot) => this.batch.routing[slot]!);
     const S = feeds[GRAPH_INPUTS.inputIds].dims[1];
-    const session = this.sessionFor(rows.length, S);
+    const session = this.sessionFor(rows.length, S, routing);
+    const file = this.graphFiles.get(session)!;
+    this.graphRuns[file] = (this.graphRuns[file] ?? 0) + 1;
+    // The top_k graph has no route_* inputs.
+    if (session !== this.sessions.topK) Object.assign(feeds, packRouterInputs(routing, { numLayers, numExperts, maxTopK: this.manifest.routing.maxTopK }));
     // Logits cross to the host only when a row samples; greedy rows read the graph's ArgMax.
     const samplers = chunks.map((row, b) => (row.sample ? this.batch.samplers[slots[b]]! : null));
     const needLogits = samplers.some((sm) => sm && !sm.greedy);
@@ -195,7 +230,8 @@ export class ModelRunner {
     // A composed past was built for this run only.
     if (past?.composed) for (const t of [...past.keys, ...past.values]) t.dispose();
 
-    const mask = results[GRAPH_OUTPUTS.expertMask].data as Uint8Array;
+    const ids = results[GRAPH_OUTPUTS.expertIds];
+    const mask = ids ? maskFromIds(ids.data as BigInt64Array, numExperts, ids.dims[3]) : (results[GRAPH_OUTPUTS.expertMask].data as Uint8Array);
     const perToken = numLayers * numExperts;
     const logitsTensor = results[GRAPH_OUTPUTS.logits];
     const logits = needLogits ? await this.hostCopy.toHost(logitsTensor) : null;
@@ -227,8 +263,8 @@ export class ModelRunner {
   async release(): Promise<void> {
     await this.device?.release();
     await this.hostCopy.release();
-    if (process.env.PICKBAN_ORT_PROFILE) for (const s of [this.sessions.latency, this.sessions.throughput?.session]) s?.endProfiling();
-    await this.sessions.latency.release();
-    await this.sessions.throughput?.session.release();
+    const all = [this.sessions.latency, this.sessions.throughput?.session, this.sessions.topK];
+    if (process.env.PICKBAN_ORT_PROFILE) for (const s of all) s?.endProfiling();
+    for (const s of all) await s?.release();
   }
 }

@@ -60,9 +60,9 @@ export function makeGqaAttention(scope: GraphScope, arch: Architecture, layer: n
     }
     return out;
   };
-  const qkv = weights.assembled(scope, `model.layers.${layer}.self_attn.qkv_proj.weight`, [rows, H], concat([n.q, n.k, n.v]));
   const bias = weights.float32(scope, `model.layers.${layer}.self_attn.qkv_proj.bias`, concat([n.qBias, n.kBias, n.vBias]));
-  const packed = scope.node('Add', [qkv.apply(scope.withPrefix('qkv_proj'), x), bias], undefined, { name: 'qkv_proj/Bias' });
+  const qkv = weights.assembled(scope, `model.layers.${layer}.self_attn.qkv_proj.weight`, [rows, H], concat([n.q, n.k, n.v]), { bias });
+  const packed = qkv.apply(scope.withPrefix('qkv_proj'), x);
   const [attn] = scope.node('GroupQueryAttention', [
     scope.node('Reshape', [packed, shapes.packedShape], undefined, { name: 'PackedQkv' }), '', '',
     GRAPH_INPUTS.pastKey(layer), GRAPH_INPUTS.pastValue(layer), GRAPH_INPUTS.seqlensK, GRAPH_INPUTS.totalSequenceLength, shapes.cos, shapes.sin,

@@ -4,8 +4,8 @@ import { layerNames } from '../../checkpoint/tensor-names.ts';
 import { makeAttention, type AttentionShapes } from './attention.ts';
 import { makeGqaAttention, type GqaShapes } from './attention-gqa.ts';
 import { makeSharedExpert, makeSparseMoe } from './moe.ts';
-import { makeStackedMoe } from './moe-stacked.ts';
-import { makeRmsNorm } from './norm.ts';
+import { makeStackedMoe, makeTopKQmoe } from './moe-stacked.ts';
+import { makeResidualNorm, type ResidualStream } from './norm.ts';
 import type { ModelWeights } from './weights.ts';
 
 /**
@@ -16,6 +16,10 @@ import type { ModelWeights } from './weights.ts';
  *                     router logits -> router kernel -> selected, weights
  *                     x -> shared expert (sigmoid-gated) -> base
  *                     x, base -> routed experts (`moe`: If per expert, QMoE, or dense) -> + h' -> out
+ *
+ * With `fusedNorms` each residual Add rides in the next norm (SkipSimplifiedLayerNormalization), so
+ * the layer hands its MoE output on as the stream's pending `add`. With a `top_k` router there is no
+ * kernel: QMoE takes the top k of the logits itself (moe-stacked.ts, makeTopKQmoe).
  */
 
 /** How the routed experts run: see moe.ts (sparse, CPU) and moe-stacked.ts (qmoe, dense; GPU). */
@@ -26,29 +30,42 @@ export interface LayerOptions {
   /** See SparseMoeInputs.skippedExpertRows. */
   skippedExpertRows: 0 | 1;
   maxTopK: number;
+  /** Residual Adds fused into the norms (GPU graphs: fewer dispatches). */
+  fusedNorms: boolean;
 }
 
 /** Emits the Pick & Ban router for one layer (gpu-backend/src/model/router). */
 export type EmitRouter = (scope: GraphScope, layer: number, logits: string) => { selected: string; weights: string };
 
+/**
+ * How a layer routes: the Pick & Ban kernel (every strategy, per row), or plain top-k of the
+ * logits inside QMoE, for a graph that only serves batches whose every row routes top_k at k.
+ */
+export type LayerRouter = { kind: 'kernel'; emit: EmitRouter } | { kind: 'top_k'; k: number };
+
 export interface DecoderLayerOutputs {
-  hidden: string;
-  selected: string;
+  stream: ResidualStream;
+  /** kernel: float32 [N, E], 1 where selected. */
+  selected?: string;
+  /** top_k: int64 [N, k], the selected experts' ids. */
+  expertIds?: string;
 }
 
 export function makeDecoderLayer(
   g: GraphScope,
   arch: Architecture,
   layer: number,
-  hidden: string,
+  stream: ResidualStream,
   weights: ModelWeights,
   shapes: { kind: 'sdpa'; sdpa: AttentionShapes } | { kind: 'gqa'; gqa: GqaShapes },
-  emitRouter: EmitRouter,
+  router: LayerRouter,
   opts: LayerOptions,
 ): DecoderLayerOutputs {
   const n = layerNames(layer);
   const s = g.withPrefix(`/model/layers.${layer}`);
-  const attnIn = makeRmsNorm(s.withPrefix('input_layernorm'), hidden, weights.float32(s, n.inputNorm), arch.rmsNormEps);
+  const { normed: attnIn, residual: hidden } = makeResidualNorm(
+    s.withPrefix('input_layernorm'), stream, weights.float32(s, n.inputNorm), arch.rmsNormEps, opts.fusedNorms, { scope: s, name: 'input_residual' },
+  );
   const attnScope = s.withPrefix('attn');
   const attn = shapes.kind === 'gqa'
     ? makeGqaAttention(attnScope, arch, layer, attnIn, weights, shapes.gqa)
@@ -58,9 +75,9 @@ export function makeDecoderLayer(
         v: weights.linear(attnScope, n.v, n.vBias),
         o: weights.linear(attnScope, n.o),
       }, shapes.sdpa);
-  const afterAttn = s.node('Add', [hidden, attn], undefined, { name: 'attn_residual' });
-
-  const moeIn = makeRmsNorm(s.withPrefix('post_attention_layernorm'), afterAttn, weights.float32(s, n.postNorm), arch.rmsNormEps);
+  const { normed: moeIn, residual: afterAttn } = makeResidualNorm(
+    s.withPrefix('post_attention_layernorm'), { sum: hidden, add: attn }, weights.float32(s, n.postNorm), arch.rmsNormEps, opts.fusedNorms, { scope: s, name: 'attn_residual' },
+  );
   const moe = s.withPrefix('moe');
   const E = arch.numExperts;
   const hasShared = arch.sharedExpertIntermediateSize > 0;
@@ -68,18 +85,16 @@ export function makeDecoderLayer(
   // The shared expert's gate rides along as row E: one small GEMM instead of two (tiny dispatches
   // are what a GPU decode step is made of).
   const gates = weights.assembled(moe, `model.layers.${layer}.mlp.gate+shared_expert_gate`, [hasShared ? E + 1 : E, arch.hiddenSize], () => {
-    const router = weights.read(n.router);
-    if (!hasShared) return router;
-    const both = new Float32Array(router.length + arch.hiddenSize);
-    both.set(router);
-    both.set(weights.read(n.sharedGate), router.length);
+    const gate = weights.read(n.router);
+    if (!hasShared) return gate;
+    const both = new Float32Array(gate.length + arch.hiddenSize);
+    both.set(gate);
+    both.set(weights.read(n.sharedGate), gate.length);
     return both;
   }, { float32: true }).apply(moe.withPrefix('router_and_shared_gate'), moeIn);
   const [logits, sharedGate] = hasShared
     ? moe.node('Split', [gates, moe.constI64([E, 1])], { axis: 1 }, { outputs: 2, name: 'router/Split' })
     : [gates, ''];
-  const { selected, weights: routeWeights } = emitRouter(moe.withPrefix('router'), layer, logits);
-
   const shared = hasShared
     ? makeSharedExpert(moe, moeIn, {
         gate: weights.linear(moe, n.shared('gate_proj')),
@@ -87,8 +102,18 @@ export function makeDecoderLayer(
         down: weights.linear(moe, n.shared('down_proj')),
       }, sharedGate)
     : moe.node('Mul', [moeIn, moe.constF32(0)], undefined, { name: 'zeros' });
+  const done = (moeOut: string, sel: Omit<DecoderLayerOutputs, 'stream'>): DecoderLayerOutputs => ({
+    ...sel,
+    stream: opts.fusedNorms ? { sum: afterAttn, add: moeOut } : { sum: s.node('Add', [afterAttn, moeOut], undefined, { name: 'moe_residual' }) },
+  });
+  if (router.kind === 'top_k') {
+    if (opts.moe !== 'qmoe') throw new Error('a top_k router runs inside QMoE: it needs the qmoe formulation');
+    const { out, expertIds } = makeTopKQmoe(moe, { arch, layer, weights, x: moeIn, logits, base: shared, k: router.k });
+    return done(out, { expertIds });
+  }
+  const { selected, weights: routeWeights } = router.emit(moe.withPrefix('router'), layer, logits);
   const moeOut = opts.moe !== 'sparse'
-    ? makeStackedMoe(moe, opts.moe, { arch, layer, weights, x: moeIn, selected, routeWeights, base: shared, maxTopK: opts.maxTopK })
+    ? makeStackedMoe(moe, opts.moe, { arch, layer, weights, x: moeIn, routeWeights, base: shared, maxTopK: opts.maxTopK })
     : makeSparseMoe(moe, {
         x: moeIn, selected, weights: routeWeights, base: shared, numExperts: E, hiddenSize: arch.hiddenSize, skippedExpertRows: opts.skippedExpertRows,
         // Expert weights are main-graph initializers that the branches read from the outer scope. ORT
@@ -100,5 +125,5 @@ export function makeDecoderLayer(
           down: weights.linear(moe, n.expert(e, 'down_proj')),
         }),
       });
-  return { hidden: s.node('Add', [afterAttn, moeOut], undefined, { name: 'moe_residual' }), selected };
+  return done(moeOut, { selected });
 }

@@ -3,8 +3,8 @@ import { makeGqaShapes } from './attention-gqa.ts';
 import type { GraphBuilder } from '../onnx/index.ts';
 import { embedName, finalNormName, lmHeadName } from '../../checkpoint/tensor-names.ts';
 import { makeAttentionShapes } from './attention.ts';
-import { makeDecoderLayer, type EmitRouter, type MoeFormulation } from './decoder-layer.ts';
-import { makeRmsNorm } from './norm.ts';
+import { makeDecoderLayer, type EmitRouter, type LayerRouter, type MoeFormulation } from './decoder-layer.ts';
+import { makeResidualNorm, makeRmsNorm, type ResidualStream } from './norm.ts';
 import { makeRotaryCache } from './rope.ts';
 import type { ModelWeights } from './weights.ts';
 
@@ -16,6 +16,7 @@ import type { ModelWeights } from './weights.ts';
  *   h -> layer 0 .. L-1 (each also writes present_key/value.l and its router mask)
  *   h -> Gather(last_index) [B,H] -> RMSNorm -> lm_head -> logits [B,V]
  *   router masks [N,E] x L -> Concat [N,L,E] -> Reshape -> Cast u8 -> expert_mask [B,S,L,E]
+ *   (a top_k graph: TopK ids [N,k] x L -> Concat -> Reshape -> expert_ids [B,S,L,k])
  *
  * Tokens stay flattened to [N,H] (N = B*S) between blocks so every linear is a 2-D Gemm or
  * MatMulNBits; only attention reshapes to heads.
@@ -24,8 +25,13 @@ import type { ModelWeights } from './weights.ts';
 export interface Qwen2MoeGraphOptions {
   arch: Architecture;
   weights: ModelWeights;
-  /** Declares the route_* inputs once and returns the per-layer router emitter. */
-  router: (g: GraphBuilder) => EmitRouter;
+  /**
+   * Declares the route_* inputs once and returns the per-layer router emitter; or 'top_k': no
+   * kernel and no route_* inputs, QMoE's own top-k at the model's k (a graph for plain batches).
+   */
+  router: ((g: GraphBuilder) => EmitRouter) | 'top_k';
+  /** Residual Adds fused into the norms (SkipSimplifiedLayerNormalization; GPU graphs). */
+  fusedNorms?: boolean;
   /** KV cache element type on the graph boundary. */
   kvDtype?: 'float32';
   /** See SparseMoeInputs.skippedExpertRows: 1 for WebGPU graphs. */
@@ -55,29 +61,34 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
     g.input(GRAPH_INPUTS.pastKey(l), 'float32', ['batch', numKvHeads, 'past', headDim]);
     g.input(GRAPH_INPUTS.pastValue(l), 'float32', ['batch', numKvHeads, 'past', headDim]);
   }
-  const emitRouter = opts.router(g);
+  const router: LayerRouter = opts.router === 'top_k' ? { kind: 'top_k', k: arch.numExpertsPerTok } : { kind: 'kernel', emit: opts.router(g) };
+  const fusedNorms = opts.fusedNorms ?? false;
 
   const m = g.withPrefix('/model');
   const flatIds = m.node('Reshape', [GRAPH_INPUTS.inputIds, m.constI64([-1])], undefined, { name: 'embed_tokens/FlatIds' });
-  let hidden = weights.embed(m.withPrefix('embed_tokens'), embedName, flatIds);
+  let stream: ResidualStream = { sum: weights.embed(m.withPrefix('embed_tokens'), embedName, flatIds) };
   const shapes = gqa
     ? { kind: 'gqa' as const, gqa: makeGqaShapes(m, arch) }
     : { kind: 'sdpa' as const, sdpa: makeAttentionShapes(m, arch, makeRotaryCache(m, GRAPH_INPUTS.positionIds, headDim, arch.ropeTheta)) };
 
-  const masks: string[] = [];
+  // Per layer: the selection mask [N,E] (kernel) or the selected ids [N,k] (top_k). Masks stay float
+  // until the end: WebGPU has no 8-bit types, so a uint8 op per layer would run on the CPU and cost
+  // a device-to-host copy (and a stall) per layer.
+  const selections: string[] = [];
   for (let l = 0; l < L; l++) {
-    const out = makeDecoderLayer(g, arch, l, hidden, weights, shapes, emitRouter, {
-      moe: opts.moe ?? 'sparse', skippedExpertRows: opts.skippedExpertRows ?? 0, maxTopK: opts.maxTopK ?? arch.numExpertsPerTok,
+    const out = makeDecoderLayer(g, arch, l, stream, weights, shapes, router, {
+      moe: opts.moe ?? 'sparse', skippedExpertRows: opts.skippedExpertRows ?? 0, maxTopK: opts.maxTopK ?? arch.numExpertsPerTok, fusedNorms,
     });
-    hidden = out.hidden;
-    // Stays float until the end: WebGPU has no 8-bit types, so a uint8 op per layer would run on
-    // the CPU and cost a device-to-host copy (and a stall) per layer.
-    const ms = g.withPrefix(`/model/layers.${l}/moe/expert_mask`);
-    masks.push(ms.node('Unsqueeze', [out.selected, ms.constI64([1])]));
+    stream = out.stream;
+    selections.push((out.selected ?? out.expertIds)!);
   }
 
-  const last = m.node('Gather', [hidden, GRAPH_INPUTS.lastIndex], { axis: 0 }, { name: 'LastPositions' });
-  const normed = makeRmsNorm(m.withPrefix('norm'), last, weights.float32(m, finalNormName), arch.rmsNormEps);
+  const finalNorm = weights.float32(m, finalNormName);
+  const lastOf = (x: string) => m.node('Gather', [x, GRAPH_INPUTS.lastIndex], { axis: 0 }, { name: 'LastPositions' });
+  // A pending residual Add rides in the final norm (over every token: one node, and cheap next to a layer).
+  const normed = stream.add
+    ? lastOf(makeResidualNorm(m.withPrefix('norm'), stream, finalNorm, arch.rmsNormEps, fusedNorms, { scope: m, name: 'final_residual' }).normed)
+    : makeRmsNorm(m.withPrefix('norm'), lastOf(stream.sum), finalNorm, arch.rmsNormEps);
   const logits = weights.linear(g.withPrefix('/lm_head'), lmHeadName).apply(g.withPrefix('/lm_head'), normed);
   g.output(GRAPH_OUTPUTS.logits, 'float32', ['batch', arch.vocabSize], logits);
   // Greedy rows need only this: a [B, V] download per step costs more than the step at large B on WebGPU.
@@ -86,8 +97,12 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
     g.output(GRAPH_OUTPUTS.presentKey(l), 'float32', ['batch', numKvHeads, 'total', headDim]);
     g.output(GRAPH_OUTPUTS.presentValue(l), 'float32', ['batch', numKvHeads, 'total', headDim]);
   }
-  const em = g.withPrefix('/model/expert_mask');
-  const stacked = L === 1 ? masks[0] : em.node('Concat', masks, { axis: 1 });
-  const maskShape = em.node('Concat', [em.node('Shape', [GRAPH_INPUTS.inputIds]), em.constI64([L, E])], { axis: 0 });
-  g.output(GRAPH_OUTPUTS.expertMask, 'uint8', ['batch', 'seq', L, E], em.node('Cast', [em.node('Reshape', [stacked, maskShape])], { to: 2 }));
+  // [N, L*E] (or [N, L*k]) laid out token-major, reshaped to [B, S, L, E or k].
+  const em = g.withPrefix(router.kind === 'top_k' ? '/model/expert_ids' : '/model/expert_mask');
+  const perLayer = router.kind === 'top_k' ? router.k : E;
+  const stacked = L === 1 ? selections[0] : em.node('Concat', selections, { axis: 1 });
+  const shape = em.node('Concat', [em.node('Shape', [GRAPH_INPUTS.inputIds]), em.constI64([L, perLayer])], { axis: 0 });
+  const reshaped = em.node('Reshape', [stacked, shape]);
+  if (router.kind === 'top_k') g.output(GRAPH_OUTPUTS.expertIds, 'int64', ['batch', 'seq', L, perLayer], reshaped);
+  else g.output(GRAPH_OUTPUTS.expertMask, 'uint8', ['batch', 'seq', L, E], em.node('Cast', [reshaped], { to: 2 }));
 }

@@ -1,7 +1,7 @@
 import type { Architecture } from '../contract.ts';
 import type { GraphScope } from '../onnx/index.ts';
 import { layerNames } from '../../checkpoint/tensor-names.ts';
-import type { ModelWeights } from './weights.ts';
+import type { ModelWeights, QmoeWeights } from './weights.ts';
 
 /**
  * The MoE block as a few large nodes over all experts at once, for GPU execution providers, where
@@ -10,7 +10,8 @@ import type { ModelWeights } from './weights.ts';
  *
  * qmoe (small batches): ORT's QMoE. It takes its own top-k of `router_probs` and a softmax over
  * those k, so the kernel's choice is handed over as logits:
- *   r = selected ? log(w) : -65504 (a masked expert contributes exactly 0, ort-notes)
+ *   r = log(max(w, 1e-30)): an unselected expert (w = 0) gets -69, below every selected one, and a
+ *   relative weight of ~1e-30 when a row selects fewer than k (two nodes fewer than masking to -65504)
  *   softmax over the top k of r = w / Σw over the selected; times Σw gives w back
  * (Qwen1.5-MoE has norm_topk_prob=false; renormalized rows have Σw = 1). It computes a fixed k =
  * maxTopK experts per token on WebGPU: Ban saves nothing there.
@@ -21,8 +22,7 @@ import type { ModelWeights } from './weights.ts';
  * sums the experts. Cost is flat in N up to the GEMM's tile, so it wins once N is large.
  */
 
-const MASKED_LOGIT = -65504;
-/** log() floor for a selected expert's weight, far above MASKED_LOGIT even in fp16. */
+/** log() floor: what an unselected expert's logit becomes (-69, exact enough in fp16). */
 const MIN_WEIGHT = 1e-30;
 
 export type StackedMoe = 'qmoe' | 'dense';
@@ -33,8 +33,7 @@ export interface StackedMoeInputs {
   weights: ModelWeights;
   /** Normalized hidden states [N,H] fp32. */
   x: string;
-  /** Router kernel outputs [N,E] fp32. */
-  selected: string;
+  /** The router kernel's gate weights [N,E] fp32 (0 where not selected). */
   routeWeights: string;
   /** [N,H] the experts' sum is added to (the gated shared expert). */
   base: string;
@@ -60,35 +59,80 @@ function gateUpRows(w: ModelWeights, arch: Architecture, layer: number): () => F
   };
 }
 
+const GATE_UP_KEY = (layer: number) => `model.layers.${layer}.mlp.experts.gate_up.stacked`;
+
+/** Every expert's weights as QMoE's fc1 (gate/up interleaved) and fc2 (down) over the shared stored bytes. */
+function qmoeExperts(s: GraphScope, inp: Pick<StackedMoeInputs, 'arch' | 'layer' | 'weights'>): { fc1: QmoeWeights; fc2: QmoeWeights } {
+  const { arch, layer, weights } = inp;
+  const { numExperts: E, moeIntermediateSize: I, hiddenSize: H } = arch;
+  const n = layerNames(layer);
+  const fc1 = weights.qmoe(s, GATE_UP_KEY(layer), [E * 2 * I, H], E, gateUpRows(weights, arch, layer));
+  // down_proj of every expert stacked: [E*H, I].
+  const fc2 = weights.qmoe(s, `model.layers.${layer}.mlp.experts.down.stacked`, [E * H, I], E, () => {
+    const out = new Float32Array(E * H * I);
+    for (let e = 0; e < E; e++) out.set(weights.read(n.expert(e, 'down_proj')), e * H * I);
+    return out;
+  });
+  if (!fc1 || !fc2) throw new Error('the qmoe formulation needs int4 or int8 expert weights');
+  return { fc1, fc2 };
+}
+
+function qmoeNode(s: GraphScope, x: string, routerLogits: string, fc1: QmoeWeights, fc2: QmoeWeights, k: number): string {
+  return s.node('QMoE', [x, routerLogits, fc1.weights, fc1.scales, '', fc2.weights, fc2.scales], {
+    k, activation_type: 'swiglu', swiglu_fusion: 1, expert_weight_bits: fc1.bits, block_size: fc1.blockSize, normalize_routing_weights: 0,
+  }, { domain: 'com.microsoft', name: 'QMoE' });
+}
+
+export interface TopKQmoeInputs extends Pick<StackedMoeInputs, 'arch' | 'layer' | 'weights' | 'x' | 'base'> {
+  /** Router logits [N,E] fp32. */
+  logits: string;
+  /** Experts per token: the model's num_experts_per_tok. */
+  k: number;
+}
+
+/**
+ * Plain top-k routing inside QMoE, with no router kernel: for a graph that only serves batches where
+ * every row routes top_k at the model's k. QMoE takes the top k of the logits it is given and a
+ * softmax over them, p_i / Σ_topk p; with norm_topk_prob=false (Qwen1.5-MoE) the weight is p_i, so
+ * the output is scaled by the top-k mass. TopK runs on the same fp16 logits QMoE compares, so its
+ * ids (the layer's routing statistics) are the experts QMoE ran; the mass gathers the fp32 p there.
+ */
+export function makeTopKQmoe(scope: GraphScope, inp: TopKQmoeInputs): { out: string; expertIds: string } {
+  const s = scope.withPrefix('qmoe');
+  const { fc1, fc2 } = qmoeExperts(s, inp);
+  const half = fc1.scaleType === 'float16';
+  const toT = (v: string, name: string) => (half ? s.node('Cast', [v], { to: 10 }, { name }) : v);
+  const logits = toT(inp.logits, 'LogitsToHalf');
+  const [, expertIds] = s.node('TopK', [logits, s.constI64([inp.k])], { axis: -1, largest: 1, sorted: 1 }, { outputs: 2, name: 'TopK' });
+  const y = qmoeNode(s, toT(inp.x, 'InputToHalf'), logits, fc1, fc2, inp.k);
+  let routed = half ? s.node('Cast', [y], { to: 1 }, { name: 'OutputToFloat' }) : y;
+  if (!inp.arch.normTopkProb) {
+    const p = s.node('Softmax', [inp.logits], { axis: -1 }, { name: 'RouterProbs' });
+    const mass = s.node('ReduceSum', [s.node('GatherElements', [p, expertIds], { axis: 1 }, { name: 'TopKProbs' }), s.constI64([1])], { keepdims: 1 }, { name: 'TopKMass' });
+    routed = s.node('Mul', [routed, mass], undefined, { name: 'Unnormalize' });
+  }
+  return { out: s.node('Add', [inp.base, routed], undefined, { name: 'PlusShared' }), expertIds };
+}
+
 export function makeStackedMoe(scope: GraphScope, kind: StackedMoe, inp: StackedMoeInputs): string {
   const { arch, layer, weights } = inp;
   const { numExperts: E, moeIntermediateSize: I, hiddenSize: H } = arch;
   const n = layerNames(layer);
   const s = scope.withPrefix(kind === 'qmoe' ? 'qmoe' : 'dense_experts');
-  const gateUpKey = `model.layers.${layer}.mlp.experts.gate_up.stacked`;
 
   if (kind === 'qmoe') {
-    const fc1 = weights.qmoe(s, gateUpKey, [E * 2 * I, H], E, gateUpRows(weights, arch, layer));
-    // down_proj of every expert stacked: [E*H, I].
-    const fc2 = weights.qmoe(s, `model.layers.${layer}.mlp.experts.down.stacked`, [E * H, I], E, () => {
-      const out = new Float32Array(E * H * I);
-      for (let e = 0; e < E; e++) out.set(weights.read(n.expert(e, 'down_proj')), e * H * I);
-      return out;
-    });
-    if (!fc1 || !fc2) throw new Error('the qmoe formulation needs int4 or int8 expert weights');
+    const { fc1, fc2 } = qmoeExperts(s, inp);
     const half = fc1.scaleType === 'float16';
-    const logW = s.node('Log', [s.node('Max', [inp.routeWeights, s.constF32(MIN_WEIGHT)])]);
-    const logits = s.node('Where', [s.node('Cast', [inp.selected], { to: 9 }), logW, s.constF32(MASKED_LOGIT)], undefined, { name: 'SelectedLogits' });
+    // Unselected experts (weight 0) get log(MIN_WEIGHT), far below any selected one's.
+    const logits = s.node('Log', [s.node('Max', [inp.routeWeights, s.constF32(MIN_WEIGHT)])], undefined, { name: 'SelectedLogits' });
     const toT = (v: string, name: string) => (half ? s.node('Cast', [v], { to: 10 }, { name }) : v);
-    const y = s.node('QMoE', [toT(inp.x, 'InputToHalf'), toT(logits, 'LogitsToHalf'), fc1.weights, fc1.scales, '', fc2.weights, fc2.scales], {
-      k: inp.maxTopK, activation_type: 'swiglu', swiglu_fusion: 1, expert_weight_bits: fc1.bits, block_size: fc1.blockSize, normalize_routing_weights: 0,
-    }, { domain: 'com.microsoft', name: 'QMoE' });
+    const y = qmoeNode(s, toT(inp.x, 'InputToHalf'), toT(logits, 'LogitsToHalf'), fc1, fc2, inp.maxTopK);
     const yF = half ? s.node('Cast', [y], { to: 1 }, { name: 'OutputToFloat' }) : y;
     const mass = s.node('ReduceSum', [inp.routeWeights, s.constI64([1])], { keepdims: 1 }, { name: 'SelectedMass' });
     return s.node('Add', [inp.base, s.node('Mul', [yF, mass], undefined, { name: 'Unnormalize' })], undefined, { name: 'PlusShared' });
   }
 
-  const gateUp = weights.assembled(s, gateUpKey, [E * 2 * I, H], gateUpRows(weights, arch, layer), { experts: true });
+  const gateUp = weights.assembled(s, GATE_UP_KEY(layer), [E * 2 * I, H], gateUpRows(weights, arch, layer), { experts: true });
   // down_proj of every expert side by side: [H, E*I].
   const down = weights.assembled(s, `model.layers.${layer}.mlp.experts.down.dense`, [H, E * I], () => {
     const out = new Float32Array(H * E * I);

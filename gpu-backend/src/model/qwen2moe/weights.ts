@@ -35,9 +35,10 @@ export interface ModelWeights {
    * A linear over a matrix [out, in] the emitter assembles from checkpoint tensors (stacked experts,
    * the router fused with the shared-expert gate), stored under `key` in the model's format, or in
    * fp32 with `float32`. `build` runs at most once per key, however many graphs use it. `experts`
-   * marks stacked expert weights, which a QMoE graph may view through qmoe() too.
+   * marks stacked expert weights, which a QMoE graph may view through qmoe() too; `bias` is an fp32
+   * vector (from float32()) added to the product.
    */
-  assembled(owner: GraphScope, key: string, shape: [number, number], build: () => Float32Array, opts?: { float32?: boolean; experts?: boolean }): Linear;
+  assembled(owner: GraphScope, key: string, shape: [number, number], build: () => Float32Array, opts?: { float32?: boolean; experts?: boolean; bias?: string }): Linear;
   /** The same stored matrix as assembled(key, ...) seen as QMoE weights of `numExperts` experts; null when not quantized. */
   qmoe(owner: GraphScope, key: string, shape: [number, number], numExperts: number, build: () => Float32Array): QmoeWeights | null;
   /** A checkpoint tensor as fp32, for `assembled` builders. */
