@@ -37,8 +37,6 @@ import { ROUTING_STRATEGIES } from '../../../shared/routing/schema.ts';
  *   expert_mask          uint8   [B, S, L, E] 1 where the router selected the expert for that token
  * A top_k graph (manifest topKGraphs, graphInfo router 'top_k') has no route_* inputs: it serves only
  * batches where every row routes top_k with k = num_experts_per_tok and renormalize = norm_topk_prob.
- * Instead of expert_mask it outputs:
- *   expert_ids           int64   [B, S, L, k] the experts each token ran, per layer
  */
 export const GRAPH_INPUTS = {
   inputIds: 'input_ids',
@@ -66,7 +64,6 @@ export const GRAPH_OUTPUTS = {
   presentKey: (l: number) => `present_key.${l}`,
   presentValue: (l: number) => `present_value.${l}`,
   expertMask: 'expert_mask',
-  expertIds: 'expert_ids',
 } as const;
 
 /** Masked positions in attention_bias. Finite so that a fully masked row cannot turn into NaN. */

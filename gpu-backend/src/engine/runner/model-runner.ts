@@ -48,12 +48,6 @@ function routesPlainTopK(r: ResolvedRouting, arch: Manifest['architecture']): bo
   return r.strategy === 'top_k' && r.topK === arch.numExpertsPerTok && r.renormalize === arch.normTopkProb;
 }
 
-/** expert_ids [n, L, k] -> the expert_mask layout [n, L, E]. */
-function maskFromIds(ids: BigInt64Array, E: number, k: number): Uint8Array {
-  const mask = new Uint8Array((ids.length / k) * E);
-  for (let i = 0; i < ids.length; i++) mask[Math.floor(i / k) * E + Number(ids[i])] = 1;
-  return mask;
-}
 
 /**
  * Owns the ORT sessions, the per-slot batch state and KV caches, and sampling. One execute() is one
@@ -96,7 +90,7 @@ export class ModelRunner {
     }
     // The host path copies K/V in the bias layout; GroupQueryAttention graphs always keep KV on the device.
     const onDevice = gqa || (config.kvResidency ?? (ep === 'cpu' ? 'host' : 'device')) === 'device';
-    // On a GPU, present_* and the logits stay there; greedy_ids and expert_mask (or expert_ids) come to the host.
+    // On a GPU, present_* and the logits stay there; greedy_ids and expert_mask come to the host.
     const deviceOutputs = [...Array.from({ length: arch.numLayers }, (_, l) => [GRAPH_OUTPUTS.presentKey(l), GRAPH_OUTPUTS.presentValue(l)]).flat(), GRAPH_OUTPUTS.logits];
     const opts = { executionProvider: ep, threads: config.threads, deviceOutputs: onDevice ? deviceOutputs : [] };
     const latency = await openSession(modelDir, manifest, opts);
@@ -230,8 +224,7 @@ export class ModelRunner {
     // A composed past was built for this run only.
     if (past?.composed) for (const t of [...past.keys, ...past.values]) t.dispose();
 
-    const ids = results[GRAPH_OUTPUTS.expertIds];
-    const mask = ids ? maskFromIds(ids.data as BigInt64Array, numExperts, ids.dims[3]) : (results[GRAPH_OUTPUTS.expertMask].data as Uint8Array);
+    const mask = results[GRAPH_OUTPUTS.expertMask].data as Uint8Array;
     const perToken = numLayers * numExperts;
     const logitsTensor = results[GRAPH_OUTPUTS.logits];
     const logits = needLogits ? await this.hostCopy.toHost(logitsTensor) : null;

@@ -45,10 +45,8 @@ export type LayerRouter = { kind: 'kernel'; emit: EmitRouter } | { kind: 'top_k'
 
 export interface DecoderLayerOutputs {
   stream: ResidualStream;
-  /** kernel: float32 [N, E], 1 where selected. */
-  selected?: string;
-  /** top_k: int64 [N, k], the selected experts' ids. */
-  expertIds?: string;
+  /** float32 [N, E], 1 where selected. */
+  selected: string;
 }
 
 export function makeDecoderLayer(
@@ -102,14 +100,14 @@ export function makeDecoderLayer(
         down: weights.linear(moe, n.shared('down_proj')),
       }, sharedGate)
     : moe.node('Mul', [moeIn, moe.constF32(0)], undefined, { name: 'zeros' });
-  const done = (moeOut: string, sel: Omit<DecoderLayerOutputs, 'stream'>): DecoderLayerOutputs => ({
-    ...sel,
+  const done = (moeOut: string, selected: string): DecoderLayerOutputs => ({
+    selected,
     stream: opts.fusedNorms ? { sum: afterAttn, add: moeOut } : { sum: s.node('Add', [afterAttn, moeOut], undefined, { name: 'moe_residual' }) },
   });
   if (router.kind === 'top_k') {
     if (opts.moe !== 'qmoe') throw new Error('a top_k router runs inside QMoE: it needs the qmoe formulation');
-    const { out, expertIds } = makeTopKQmoe(moe, { arch, layer, weights, x: moeIn, logits, base: shared, k: router.k });
-    return done(out, { expertIds });
+    const { out, selected } = makeTopKQmoe(moe, { arch, layer, weights, x: moeIn, logits, base: shared, k: router.k });
+    return done(out, selected);
   }
   const { selected, weights: routeWeights } = router.emit(moe.withPrefix('router'), layer, logits);
   const moeOut = opts.moe !== 'sparse'
@@ -125,5 +123,5 @@ export function makeDecoderLayer(
           down: weights.linear(moe, n.expert(e, 'down_proj')),
         }),
       });
-  return done(moeOut, { selected });
+  return done(moeOut, selected);
 }

@@ -1,6 +1,6 @@
 import { GRAPH_INPUTS, GRAPH_OUTPUTS, type Architecture, type AttentionKind } from '../contract.ts';
 import { makeGqaShapes } from './attention-gqa.ts';
-import type { GraphBuilder } from '../onnx/index.ts';
+import type { GraphBuilder, GraphScope } from '../onnx/index.ts';
 import { embedName, finalNormName, lmHeadName } from '../../checkpoint/tensor-names.ts';
 import { makeAttentionShapes } from './attention.ts';
 import { makeDecoderLayer, type EmitRouter, type LayerRouter, type MoeFormulation } from './decoder-layer.ts';
@@ -16,7 +16,6 @@ import type { ModelWeights } from './weights.ts';
  *   h -> layer 0 .. L-1 (each also writes present_key/value.l and its router mask)
  *   h -> Gather(last_index) [B,H] -> RMSNorm -> lm_head -> logits [B,V]
  *   router masks [N,E] x L -> Concat [N,L,E] -> Reshape -> Cast u8 -> expert_mask [B,S,L,E]
- *   (a top_k graph: TopK ids [N,k] x L -> Concat -> Reshape -> expert_ids [B,S,L,k])
  *
  * Tokens stay flattened to [N,H] (N = B*S) between blocks so every linear is a 2-D Gemm or
  * MatMulNBits; only attention reshapes to heads.
@@ -71,16 +70,15 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
     ? { kind: 'gqa' as const, gqa: makeGqaShapes(m, arch) }
     : { kind: 'sdpa' as const, sdpa: makeAttentionShapes(m, arch, makeRotaryCache(m, GRAPH_INPUTS.positionIds, headDim, arch.ropeTheta)) };
 
-  // Per layer: the selection mask [N,E] (kernel) or the selected ids [N,k] (top_k). Masks stay float
-  // until the end: WebGPU has no 8-bit types, so a uint8 op per layer would run on the CPU and cost
-  // a device-to-host copy (and a stall) per layer.
+  // Per layer, the selection mask [N,E]. It stays float until the end: WebGPU has no 8-bit types, so
+  // a uint8 op per layer would run on the CPU and cost a device-to-host copy (and a stall) per layer.
   const selections: string[] = [];
   for (let l = 0; l < L; l++) {
     const out = makeDecoderLayer(g, arch, l, stream, weights, shapes, router, {
       moe: opts.moe ?? 'sparse', skippedExpertRows: opts.skippedExpertRows ?? 0, maxTopK: opts.maxTopK ?? arch.numExpertsPerTok, fusedNorms,
     });
     stream = out.stream;
-    selections.push((out.selected ?? out.expertIds)!);
+    selections.push(out.selected);
   }
 
   const finalNorm = weights.float32(m, finalNormName);
@@ -92,17 +90,32 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
   const logits = weights.linear(g.withPrefix('/lm_head'), lmHeadName).apply(g.withPrefix('/lm_head'), normed);
   g.output(GRAPH_OUTPUTS.logits, 'float32', ['batch', arch.vocabSize], logits);
   // Greedy rows need only this: a [B, V] download per step costs more than the step at large B on WebGPU.
-  g.output(GRAPH_OUTPUTS.greedyIds, 'int64', ['batch'], g.node('ArgMax', [logits], { axis: 1, keepdims: 0, select_last_index: 0 }, { name: '/lm_head/Greedy' }));
+  g.output(GRAPH_OUTPUTS.greedyIds, 'int64', ['batch'], makeGreedyIds(g.withPrefix('/lm_head/greedy'), logits, arch.vocabSize));
   for (let l = 0; l < L; l++) {
     g.output(GRAPH_OUTPUTS.presentKey(l), 'float32', ['batch', numKvHeads, 'total', headDim]);
     g.output(GRAPH_OUTPUTS.presentValue(l), 'float32', ['batch', numKvHeads, 'total', headDim]);
   }
-  // [N, L*E] (or [N, L*k]) laid out token-major, reshaped to [B, S, L, E or k].
-  const em = g.withPrefix(router.kind === 'top_k' ? '/model/expert_ids' : '/model/expert_mask');
-  const perLayer = router.kind === 'top_k' ? router.k : E;
+  // [N, L*E] laid out token-major, reshaped to [B, S, L, E].
+  const em = g.withPrefix('/model/expert_mask');
   const stacked = L === 1 ? selections[0] : em.node('Concat', selections, { axis: 1 });
-  const shape = em.node('Concat', [em.node('Shape', [GRAPH_INPUTS.inputIds]), em.constI64([L, perLayer])], { axis: 0 });
-  const reshaped = em.node('Reshape', [stacked, shape]);
-  if (router.kind === 'top_k') g.output(GRAPH_OUTPUTS.expertIds, 'int64', ['batch', 'seq', L, perLayer], reshaped);
-  else g.output(GRAPH_OUTPUTS.expertMask, 'uint8', ['batch', 'seq', L, E], em.node('Cast', [reshaped], { to: 2 }));
+  const maskShape = em.node('Concat', [em.node('Shape', [GRAPH_INPUTS.inputIds]), em.constI64([L, E])], { axis: 0 });
+  g.output(GRAPH_OUTPUTS.expertMask, 'uint8', ['batch', 'seq', L, E], em.node('Cast', [em.node('Reshape', [stacked, maskShape])], { to: 2 }));
+}
+
+/**
+ * ArgMax of [B, V] logits (lowest id on ties) in two stages. WebGPU's ArgMax gives each output one
+ * invocation that walks the whole axis: one row of 151,936 logits took ~15 ms on an H100 (profile).
+ * Over chunks of C it walks C, then V/C: the best chunk's max is the row's max, and the lowest chunk
+ * holding it, at its lowest offset, is the lowest id.
+ */
+export function makeGreedyIds(s: GraphScope, logits: string, V: number): string {
+  const C = [256, 128, 64, 32, 16].find((c) => V % c === 0 && V / c >= c);
+  if (!C) return s.node('ArgMax', [logits], { axis: 1, keepdims: 0, select_last_index: 0 });
+  const chunks = s.node('Reshape', [logits, s.constI64([0, V / C, C])], undefined, { name: 'Chunks' });
+  const inChunk = s.node('ArgMax', [chunks], { axis: 2, keepdims: 0, select_last_index: 0 }, { name: 'InChunk' });
+  const chunkMax = s.node('ReduceMax', [chunks], { axes: [2], keepdims: 0 }, { name: 'ChunkMax' });
+  const best = s.node('ArgMax', [chunkMax], { axis: 1, keepdims: 1, select_last_index: 0 }, { name: 'BestChunk' });
+  const offset = s.node('GatherElements', [inChunk, best], { axis: 1 }, { name: 'Offset' });
+  const id = s.node('Add', [s.node('Mul', [best, s.constI64(C)]), offset], undefined, { name: 'Id' });
+  return s.node('Squeeze', [id, s.constI64([1])]);
 }

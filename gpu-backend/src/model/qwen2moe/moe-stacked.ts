@@ -94,24 +94,28 @@ export interface TopKQmoeInputs extends Pick<StackedMoeInputs, 'arch' | 'layer' 
  * Plain top-k routing inside QMoE, with no router kernel: for a graph that only serves batches where
  * every row routes top_k at the model's k. QMoE takes the top k of the logits it is given and a
  * softmax over them, p_i / Σ_topk p; with norm_topk_prob=false (Qwen1.5-MoE) the weight is p_i, so
- * the output is scaled by the top-k mass. TopK runs on the same fp16 logits QMoE compares, so its
- * ids (the layer's routing statistics) are the experts QMoE ran; the mass gathers the fp32 p there.
+ * the output is scaled by the top-k mass. The selection mask (the layer's routing statistics) comes
+ * from the same fp16 logits QMoE compares: at or above the k-th largest. It stays a float mask on
+ * the device: TopK's int64 ids, concatenated for the host, cost a device-to-host copy per layer
+ * (ORT placed that Concat on the CPU; 40 ms per step on an H100).
  */
-export function makeTopKQmoe(scope: GraphScope, inp: TopKQmoeInputs): { out: string; expertIds: string } {
+export function makeTopKQmoe(scope: GraphScope, inp: TopKQmoeInputs): { out: string; selected: string } {
   const s = scope.withPrefix('qmoe');
   const { fc1, fc2 } = qmoeExperts(s, inp);
   const half = fc1.scaleType === 'float16';
   const toT = (v: string, name: string) => (half ? s.node('Cast', [v], { to: 10 }, { name }) : v);
   const logits = toT(inp.logits, 'LogitsToHalf');
-  const [, expertIds] = s.node('TopK', [logits, s.constI64([inp.k])], { axis: -1, largest: 1, sorted: 1 }, { outputs: 2, name: 'TopK' });
+  const [top] = s.node('TopK', [logits, s.constI64([inp.k])], { axis: -1, largest: 1, sorted: 1 }, { outputs: 2, name: 'TopK' });
+  const kth = s.node('ReduceMin', [top], { axes: [1], keepdims: 1 }, { name: 'KthLogit' });
+  const selected = s.node('Cast', [s.node('GreaterOrEqual', [logits, kth])], { to: 1 }, { name: 'Selected' });
   const y = qmoeNode(s, toT(inp.x, 'InputToHalf'), logits, fc1, fc2, inp.k);
   let routed = half ? s.node('Cast', [y], { to: 1 }, { name: 'OutputToFloat' }) : y;
   if (!inp.arch.normTopkProb) {
     const p = s.node('Softmax', [inp.logits], { axis: -1 }, { name: 'RouterProbs' });
-    const mass = s.node('ReduceSum', [s.node('GatherElements', [p, expertIds], { axis: 1 }, { name: 'TopKProbs' }), s.constI64([1])], { keepdims: 1 }, { name: 'TopKMass' });
+    const mass = s.node('ReduceSum', [s.node('Mul', [p, selected], undefined, { name: 'TopKProbs' }), s.constI64([1])], { keepdims: 1 }, { name: 'TopKMass' });
     routed = s.node('Mul', [routed, mass], undefined, { name: 'Unnormalize' });
   }
-  return { out: s.node('Add', [inp.base, routed], undefined, { name: 'PlusShared' }), expertIds };
+  return { out: s.node('Add', [inp.base, routed], undefined, { name: 'PlusShared' }), selected };
 }
 
 export function makeStackedMoe(scope: GraphScope, kind: StackedMoe, inp: StackedMoeInputs): string {
