@@ -5,6 +5,7 @@
 # gpu-backend/README.md). Results go to $OUT.
 #
 #   sh gpu-backend/bench/gpu/host-run.sh prepare     # bundle, A2.7B-shaped checkpoint, HF baseline, int4 convert
+#                                                    # (PICKBAN_PREPARE_INT4=0: without the int4 convert)
 #   sh gpu-backend/bench/gpu/host-run.sh int4        # bench:gpu and step-probe on the int4 model
 #   sh gpu-backend/bench/gpu/host-run.sh fp16        # fp16 convert (int4 removed for disk) + bench:gpu,
 #                                                    # then greedy CPU-vs-WebGPU parity on the trained default model
@@ -30,7 +31,8 @@ prepare)
   [ -f .devpack/default-model.tar.xz ] && tar -C "$W" -xJf .devpack/default-model.tar.xz
   /usr/bin/time -f '%e s' "$N" "$B/generate.mjs" --out "$W/ckpt" --preset a2.7b 2>&1 | tail -2
   python3 gpu-backend/bench/gpu/hf_generate.py "$W/ckpt" "$OUT/hf.json" --batches 1,8,32 --new-tokens 32 --prefill 512,2048 --runs 2 --max-seconds 150 2>&1 | grep -v Warning | tail -8
-  /usr/bin/time -f '%e s' "$N" "$B/convert.mjs" "$W/ckpt" "$W/int4" --dtype int4 --ep webgpu 2>&1 | tail -2
+  # PICKBAN_PREPARE_INT4=0 skips the int4 conversion (a session that only runs the fp16 phase).
+  [ "${PICKBAN_PREPARE_INT4:-1}" = 0 ] || /usr/bin/time -f '%e s' "$N" "$B/convert.mjs" "$W/ckpt" "$W/int4" --dtype int4 --ep webgpu 2>&1 | tail -2
   ;;
 int4)
   "$N" "$B/bench-gpu.mjs" --model "$W/int4" --ep webgpu --streams 1,8,32,128,256 --decode-tokens 32 --prefill 512,2048 --runs 2 --strategies all --out "$OUT/int4.json" --max-seconds 330 2>&1 | grep -v onnxruntime | tail -32
