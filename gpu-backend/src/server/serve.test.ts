@@ -235,6 +235,11 @@ describe('backend against the tiny model', () => {
     expect(text).toMatch(/pickban_requests_total\{route="\/v1\/chat\/completions",status="429"\} [1-9]/);
     expect(text).toMatch(/pickban_inter_token_latency_seconds_count [1-9]/);
     expect(text).toMatch(/pickban_experts_per_token\{layer="0"\} \d/);
+    // The CPU model has one graph: every run so far was on it, and the count grows with each request.
+    const runs = await metricValue('pickban_graph_runs_total{graph="model.onnx"}');
+    expect(runs).toBeGreaterThan(0);
+    await stream(chat('One more', { max_tokens: 2 }));
+    expect(await metricValue('pickban_graph_runs_total{graph="model.onnx"}')).toBeGreaterThan(runs);
     expect(text).toMatch(/pickban_kv_cache_usage_ratio 0/);
     expect(text).toMatch(/pickban_running_sequences 0/);
   });
