@@ -1,5 +1,5 @@
 /**
- * `bin/node step-probe.mjs <model-dir> [--batches 1,8,32] [--past 128] [--runs 20] [--ep webgpu]`
+ * `bin/node step-probe.mjs <model-dir> [--batches 1,8,32] [--past 128] [--runs 20] [--ep webgpu] [--graphs model.topk.onnx,...]`
  * inside a packed bundle: the cost of one decode run() of each graph of a model dir, alone (no
  * scheduler, sampling or HTTP), with the KV cache fed back on the device as the runner does. For
  * separating the graph's cost from the engine's on a GPU host.
@@ -13,14 +13,15 @@ import { GRAPH_INPUTS, GRAPH_OUTPUTS, ManifestSchema, type ExecutionProvider } f
 import { packRouterInputs } from '../src/model/router/index.ts';
 import { sessionOptionsFor } from '../src/engine/runner/session.ts';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { batches: { type: 'string', default: '1,8,32' }, past: { type: 'string', default: '128' }, runs: { type: 'string', default: '20' }, ep: { type: 'string', default: 'webgpu' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { batches: { type: 'string', default: '1,8,32' }, past: { type: 'string', default: '128' }, runs: { type: 'string', default: '20' }, ep: { type: 'string', default: 'webgpu' }, graphs: { type: 'string' } } });
 const dir = positionals[0];
 const ep = values.ep as ExecutionProvider;
 const manifest = ManifestSchema.parse(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
 const { numLayers: L, numExperts: E, numKvHeads: kvH, headDim: D } = manifest.architecture;
 // The graphs converted for a GPU EP (also runnable on the CPU EP, for trying the probe anywhere).
 const gpuEp = (Object.keys(manifest.graphs) as ExecutionProvider[])[0];
-const files = [manifest.graphs[gpuEp]!, manifest.throughputGraphs?.[gpuEp]?.file, manifest.topKGraphs?.[gpuEp]?.file].filter((f) => f !== undefined);
+const only = values.graphs?.split(',');
+const files = [manifest.graphs[gpuEp]!, manifest.throughputGraphs?.[gpuEp]?.file, manifest.topKGraphs?.[gpuEp]?.file].filter((f): f is string => f !== undefined && (!only || only.includes(f)));
 const presents = Array.from({ length: L }, (_, l) => [GRAPH_OUTPUTS.presentKey(l), GRAPH_OUTPUTS.presentValue(l)]).flat();
 // As the runner: the KV and the logits stay on the GPU; greedy rows read only the graph's ArgMax.
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
