@@ -48,7 +48,6 @@ function routesPlainTopK(r: ResolvedRouting, arch: Manifest['architecture']): bo
   return r.strategy === 'top_k' && r.topK === arch.numExpertsPerTok && r.renormalize === arch.normTopkProb;
 }
 
-
 /**
  * Owns the ORT sessions, the per-slot batch state and KV caches, and sampling. One execute() is one
  * forward pass over a padded batch of chunks.

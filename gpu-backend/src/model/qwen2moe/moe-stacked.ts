@@ -77,10 +77,32 @@ function qmoeExperts(s: GraphScope, inp: Pick<StackedMoeInputs, 'arch' | 'layer'
   return { fc1, fc2 };
 }
 
-function qmoeNode(s: GraphScope, x: string, routerLogits: string, fc1: QmoeWeights, fc2: QmoeWeights, k: number): string {
-  return s.node('QMoE', [x, routerLogits, fc1.weights, fc1.scales, '', fc2.weights, fc2.scales], {
+/** QMoE's inputs in the activations' type its scales fix (fp16 on WebGPU, fp32 on the CPU). */
+interface QmoeCall {
+  s: GraphScope;
+  fc1: QmoeWeights;
+  fc2: QmoeWeights;
+  half: boolean;
+  x: string;
+  logits: string;
+}
+
+function prepareQmoe(s: GraphScope, inp: Pick<StackedMoeInputs, 'arch' | 'layer' | 'weights' | 'x'>, logits: string): QmoeCall {
+  const { fc1, fc2 } = qmoeExperts(s, inp);
+  const half = fc1.scaleType === 'float16';
+  const toT = (v: string, name: string) => (half ? s.node('Cast', [v], { to: 10 }, { name }) : v);
+  return { s, fc1, fc2, half, x: toT(inp.x, 'InputToHalf'), logits: toT(logits, 'LogitsToHalf') };
+}
+
+/** base + QMoE(x, logits) back in fp32, times `mass` per token where the weights must not stay normalized. */
+function runQmoe(c: QmoeCall, k: number, mass: string | null, base: string): string {
+  const { s, fc1, fc2 } = c;
+  const y = s.node('QMoE', [c.x, c.logits, fc1.weights, fc1.scales, '', fc2.weights, fc2.scales], {
     k, activation_type: 'swiglu', swiglu_fusion: 1, expert_weight_bits: fc1.bits, block_size: fc1.blockSize, normalize_routing_weights: 0,
   }, { domain: 'com.microsoft', name: 'QMoE' });
+  const yF = c.half ? s.node('Cast', [y], { to: 1 }, { name: 'OutputToFloat' }) : y;
+  const routed = mass ? s.node('Mul', [yF, mass], undefined, { name: 'Unnormalize' }) : yF;
+  return s.node('Add', [base, routed], undefined, { name: 'PlusShared' });
 }
 
 export interface TopKQmoeInputs extends Pick<StackedMoeInputs, 'arch' | 'layer' | 'weights' | 'x' | 'base'> {
@@ -101,21 +123,16 @@ export interface TopKQmoeInputs extends Pick<StackedMoeInputs, 'arch' | 'layer' 
  */
 export function makeTopKQmoe(scope: GraphScope, inp: TopKQmoeInputs): { out: string; selected: string } {
   const s = scope.withPrefix('qmoe');
-  const { fc1, fc2 } = qmoeExperts(s, inp);
-  const half = fc1.scaleType === 'float16';
-  const toT = (v: string, name: string) => (half ? s.node('Cast', [v], { to: 10 }, { name }) : v);
-  const logits = toT(inp.logits, 'LogitsToHalf');
-  const [top] = s.node('TopK', [logits, s.constI64([inp.k])], { axis: -1, largest: 1, sorted: 1 }, { outputs: 2, name: 'TopK' });
+  const q = prepareQmoe(s, inp, inp.logits);
+  const [top] = s.node('TopK', [q.logits, s.constI64([inp.k])], { axis: -1, largest: 1, sorted: 1 }, { outputs: 2, name: 'TopK' });
   const kth = s.node('ReduceMin', [top], { axes: [1], keepdims: 1 }, { name: 'KthLogit' });
-  const selected = s.node('Cast', [s.node('GreaterOrEqual', [logits, kth])], { to: 1 }, { name: 'Selected' });
-  const y = qmoeNode(s, toT(inp.x, 'InputToHalf'), logits, fc1, fc2, inp.k);
-  let routed = half ? s.node('Cast', [y], { to: 1 }, { name: 'OutputToFloat' }) : y;
+  const selected = s.node('Cast', [s.node('GreaterOrEqual', [q.logits, kth])], { to: 1 }, { name: 'Selected' });
+  let mass: string | null = null;
   if (!inp.arch.normTopkProb) {
     const p = s.node('Softmax', [inp.logits], { axis: -1 }, { name: 'RouterProbs' });
-    const mass = s.node('ReduceSum', [s.node('Mul', [p, selected], undefined, { name: 'TopKProbs' }), s.constI64([1])], { keepdims: 1 }, { name: 'TopKMass' });
-    routed = s.node('Mul', [routed, mass], undefined, { name: 'Unnormalize' });
+    mass = s.node('ReduceSum', [s.node('Mul', [p, selected], undefined, { name: 'TopKProbs' }), s.constI64([1])], { keepdims: 1 }, { name: 'TopKMass' });
   }
-  return { out: s.node('Add', [inp.base, routed], undefined, { name: 'PlusShared' }), selected };
+  return { out: runQmoe(q, inp.k, mass, inp.base), selected };
 }
 
 export function makeStackedMoe(scope: GraphScope, kind: StackedMoe, inp: StackedMoeInputs): string {
@@ -125,15 +142,10 @@ export function makeStackedMoe(scope: GraphScope, kind: StackedMoe, inp: Stacked
   const s = scope.withPrefix(kind === 'qmoe' ? 'qmoe' : 'dense_experts');
 
   if (kind === 'qmoe') {
-    const { fc1, fc2 } = qmoeExperts(s, inp);
-    const half = fc1.scaleType === 'float16';
     // Unselected experts (weight 0) get log(MIN_WEIGHT), far below any selected one's.
     const logits = s.node('Log', [s.node('Max', [inp.routeWeights, s.constF32(MIN_WEIGHT)])], undefined, { name: 'SelectedLogits' });
-    const toT = (v: string, name: string) => (half ? s.node('Cast', [v], { to: 10 }, { name }) : v);
-    const y = qmoeNode(s, toT(inp.x, 'InputToHalf'), toT(logits, 'LogitsToHalf'), fc1, fc2, inp.maxTopK);
-    const yF = half ? s.node('Cast', [y], { to: 1 }, { name: 'OutputToFloat' }) : y;
     const mass = s.node('ReduceSum', [inp.routeWeights, s.constI64([1])], { keepdims: 1 }, { name: 'SelectedMass' });
-    return s.node('Add', [inp.base, s.node('Mul', [yF, mass], undefined, { name: 'Unnormalize' })], undefined, { name: 'PlusShared' });
+    return runQmoe(prepareQmoe(s, inp, logits), inp.maxTopK, mass, inp.base);
   }
 
   const gateUp = weights.assembled(s, GATE_UP_KEY(layer), [E * 2 * I, H], gateUpRows(weights, arch, layer), { experts: true });
