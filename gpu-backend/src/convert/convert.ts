@@ -77,6 +77,11 @@ export interface ConvertOptions {
   topKGraph?: boolean;
   /** Residual Adds fused into the norms; default on for GPU EPs. */
   fusedNorms?: boolean;
+  /**
+   * The dense experts' activations on GPU EPs: float16 (default; MatMulNBits' tensor-core kernel
+   * needs them) or float32 (the earlier graph, kept for side-by-side benchmarks).
+   */
+  denseActivations?: 'float16' | 'float32';
 }
 
 export interface ConvertResult {
@@ -119,7 +124,10 @@ export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
       const store = new WeightStore(source.checkpoint, writer, dtype, source.expected, ep === 'cpu' ? {} : { qmoeScaleType: 'float16' });
       for (const p of [plan.latency, plan.throughput, plan.topK].filter((p) => p !== undefined)) {
         const g = new GraphBuilder('qwen2_moe');
-        const weights = new StreamingWeights(store, g, { accuracyLevel: opts.accuracyLevel, fp16Compute: ep === 'cpu' ? 'float32' : 'float16', matmul: ep !== 'cpu' });
+        const weights = new StreamingWeights(store, g, {
+          accuracyLevel: opts.accuracyLevel, fp16Compute: ep === 'cpu' ? 'float32' : 'float16', matmul: ep !== 'cpu',
+          halfProducts: ep !== 'cpu' && opts.denseActivations !== 'float32',
+        });
         buildQwen2MoeGraph(g, {
           arch, weights, router: p.router === 'top_k' ? 'top_k' : routerFor({ numLayers: arch.numLayers, numExperts: arch.numExperts }),
           skippedExpertRows: ep === 'webgpu' ? 1 : 0, moe: p.moe, attention: p.attention, maxTopK, fusedNorms,

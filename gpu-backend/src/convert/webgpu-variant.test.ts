@@ -1,6 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GRAPH_OUTPUTS, ManifestSchema, type Manifest, type WeightDtype } from '../model/contract.ts';
@@ -21,9 +21,16 @@ const ROWS: RowRouting[] = [
   { strategy: 'pick', topK: 4, lambda: 0.5, keyExperts: { 0: [1, 2], 2: [5] } },
 ];
 
-/** Runs a graph file on the CPU EP (the GPU formulations' ops all exist there) and returns logits and masks. */
+/**
+ * Where the webgpu graphs run: the CPU EP (their ops all exist there), or with PICKBAN_TEST_EP=webgpu
+ * the WebGPU EP itself, on any Vulkan adapter (README: Mesa's lavapipe is enough).
+ */
+const GPU_GRAPH_EP = process.env.PICKBAN_TEST_EP === 'webgpu' ? 'webgpu' : 'cpu';
+
+/** Runs a graph file (the webgpu dir's on GPU_GRAPH_EP) and returns logits and masks. */
 async function run(dir: string, file: string, manifest: Manifest, rows: RowRouting[] = ROWS) {
-  const session = await ort.InferenceSession.create(join(dir, file));
+  const ep = dir.endsWith(`${sep}webgpu-${manifest.weights.dtype}`) ? GPU_GRAPH_EP : 'cpu';
+  const session = await ort.InferenceSession.create(join(dir, file), { executionProviders: [ep] });
   // Rows of equal length: GroupQueryAttention graphs compute the same number of tokens per row.
   const feeds = makeFeeds(manifest.architecture, [{ ids: [9707, 11, 1879], past: 0 }, { ids: [42, 7, 100], past: 0 }, { ids: [785, 3974, 13876], past: 0 }], [null, null, null],
     routeFeeds(manifest.architecture, rows, session.inputNames));
@@ -40,9 +47,9 @@ const maxAbs = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)),
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 const argmaxRows = (x: Float32Array, V: number) => Array.from({ length: x.length / V }, (_, r) => x.subarray(r * V, (r + 1) * V).reduce((best, v, i, row) => (v > row[best] ? i : best), 0));
 
-describe('the webgpu graphs (run here on the CPU EP) compute what the CPU graph computes', () => {
+describe(`the webgpu graphs (on the ${GPU_GRAPH_EP} EP) compute what the CPU graph computes`, () => {
   const cases: { dtype: WeightDtype; files: string[]; tolerance: number }[] = [
-    // QMoE runs in fp16 on WebGPU; the dense graph keeps fp32 activations with the same int4 weights.
+    // QMoE and the dense graph's experts run in fp16 on WebGPU, over the same int4 weights.
     { dtype: 'int4', files: ['model.onnx', THROUGHPUT_GRAPH_FILE, TOP_K_GRAPH_FILE], tolerance: 5e-3 },
     // fp16 weights stay fp16 (each product casts its input): one dense graph.
     { dtype: 'fp16', files: ['model.onnx'], tolerance: 5e-3 },

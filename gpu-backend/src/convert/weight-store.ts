@@ -65,8 +65,8 @@ export class WeightStore {
     return t.shape;
   }
 
-  /** A matrix [n, k] under `key` in `storage`, written on first use; `experts` also writes QMoE's scales. */
-  matrix(key: string, storage: WeightDtype, n: number, k: number, values: () => Float32Array, experts = false): Stored {
+  /** A matrix [n, k] under `key` in `storage`, written on first use; `halfScales` also writes fp16 scales (QMoE, fp16 products). */
+  matrix(key: string, storage: WeightDtype, n: number, k: number, values: () => Float32Array, halfScales = false): Stored {
     let s = this.stored.get(key);
     if (s) return s;
     if (storage === 'fp32') s = { kind: 'plain', w: this.writer.append('float32', [n, k], values()) };
@@ -76,7 +76,7 @@ export class WeightStore {
       const q = quantizeBlockwise(values(), n, k, bits, QUANT_BLOCK_SIZE);
       const { blocksPerRow, blobBytes } = q.dims;
       s = { kind: 'quantized', bits, packed: this.writer.append('uint8', [n, blocksPerRow, blobBytes], q.packed), scales: this.writer.append('float32', [n * blocksPerRow], q.scales) };
-      if (experts && this.qmoeScaleType === 'float16') s.halfScales = this.writer.append('float16', [n * blocksPerRow], toFloat16(q.scales));
+      if (halfScales) s.halfScales = this.writer.append('float16', [n * blocksPerRow], toFloat16(q.scales));
     }
     this.stored.set(key, s);
     return s;
@@ -103,6 +103,8 @@ export interface GraphWeightOptions {
    * Gemm(transB): on an H100, WebGPU's Gemm took 0.77 ms for the [1,2048]x[2048,61] router.
    */
   matmul?: boolean;
+  /** Blocks may run their products in fp16 (ModelWeights.halfProducts); GPU EPs only. */
+  halfProducts?: boolean;
 }
 
 /** The ModelWeights one graph sees: declares initializers in `root` over the store's bytes. */
@@ -119,9 +121,12 @@ export class StreamingWeights implements ModelWeights {
     this.accuracyLevel = opts.accuracyLevel ?? CPU_ACCURACY_LEVEL;
     this.fp16Compute = opts.fp16Compute ?? 'float32';
     this.matmul = opts.matmul ?? false;
+    this.halfProducts = opts.halfProducts ?? false;
+    if (this.halfProducts && this.fp16Compute !== 'float16') throw new Error('fp16 products are for GPU graphs (fp16Compute float16)');
   }
 
   private readonly matmul: boolean;
+  readonly halfProducts: boolean;
 
   read(name: string): Float32Array {
     return this.store.checkpoint.readFloat32(name);
@@ -159,12 +164,15 @@ export class StreamingWeights implements ModelWeights {
     return this.linearOf(owner, name, storage, n, k, () => this.read(name), biasName && this.float32(owner, biasName));
   }
 
-  assembled(owner: GraphScope, key: string, shape: [number, number], build: () => Float32Array, opts: { float32?: boolean; experts?: boolean; bias?: string } = {}): Linear {
-    return this.linearOf(owner, key, opts.float32 ? 'fp32' : this.store.format, shape[0], shape[1], build, opts.bias, opts.experts);
+
+  assembled(owner: GraphScope, key: string, shape: [number, number], build: () => Float32Array, opts: { float32?: boolean; experts?: boolean; bias?: string; half?: boolean } = {}): Linear {
+    if (opts.half && !this.halfProducts) throw new Error(`${key}: fp16 products are for GPU graphs`);
+    const halfScales = Boolean(opts.half) || (Boolean(opts.experts) && this.store.qmoeScaleType === 'float16');
+    return this.linearOf(owner, key, opts.float32 ? 'fp32' : this.store.format, shape[0], shape[1], build, opts.bias, halfScales, opts.half);
   }
 
   qmoe(owner: GraphScope, key: string, shape: [number, number], numExperts: number, build: () => Float32Array): QmoeWeights | null {
-    const s = this.store.matrix(key, this.store.format, shape[0], shape[1], build, true);
+    const s = this.store.matrix(key, this.store.format, shape[0], shape[1], build, this.store.qmoeScaleType === 'float16');
     if (s.kind !== 'quantized') return null;
     const [n, blocks, blob] = s.packed.dims;
     const rows = n / numExperts;
@@ -179,9 +187,11 @@ export class StreamingWeights implements ModelWeights {
     };
   }
 
-  private linearOf(owner: GraphScope, key: string, storage: WeightDtype, n: number, k: number, values: () => Float32Array, bias?: string | '', experts = false): Linear {
+  /** `halfIO`: the product takes and returns fp16 (no casts around it); the caller casts once for a whole block. */
+  private linearOf(owner: GraphScope, key: string, storage: WeightDtype, n: number, k: number, values: () => Float32Array, bias?: string | '', halfScales = false, halfIO = false): Linear {
     const withBias = (scope: GraphScope, y: string) => (bias ? scope.node('Add', [y, bias], undefined, { name: 'Bias' }) : y);
-    const s = this.store.matrix(key, storage, n, k, values, experts);
+    const s = this.store.matrix(key, storage, n, k, values, halfScales);
+    if (halfIO && (bias || (s.kind === 'plain' && s.w.dtype !== 'float16'))) throw new Error(`${key}: fp16 products take fp16 or quantized weights and no bias`);
     if (s.kind === 'plain' && this.matmul) {
       const w = this.declare(`${key}#T`, () => owner.node('Transpose', [this.init(owner, key, s.w)], { perm: [1, 0] }, { name: `${key}/Transpose` }));
       const half = s.w.dtype === 'float16';
@@ -189,6 +199,7 @@ export class StreamingWeights implements ModelWeights {
         inFeatures: k,
         outFeatures: n,
         apply: (sc, x) => {
+          if (halfIO) return sc.node('MatMul', [x, w]);
           if (!half) return withBias(sc, sc.node('MatMul', [x, w]));
           return withBias(sc, sc.node('Cast', [sc.node('MatMul', [sc.node('Cast', [x], { to: 10 }, { name: 'ToHalf' }), w])], { to: 1 }, { name: 'ToFloat' }));
         },
@@ -200,6 +211,7 @@ export class StreamingWeights implements ModelWeights {
     }
     if (s.kind === 'plain') {
       const w16 = this.init(owner, key, s.w);
+      if (halfIO) return { inFeatures: k, outFeatures: n, apply: (sc, x) => sc.node('Gemm', [x, w16], { transB: 1 }) };
       if (this.fp16Compute === 'float16') {
         return {
           inFeatures: k,
@@ -212,7 +224,9 @@ export class StreamingWeights implements ModelWeights {
       return { inFeatures: k, outFeatures: n, apply: (sc, x) => sc.node('Gemm', [x, w, ...(bias ? [bias] : [])], { transB: 1 }) };
     }
     const packed = this.init(owner, key, s.packed);
-    const scales = this.init(owner, `${key}.scales`, s.scales);
+    if (halfIO && !s.halfScales) throw new Error(`${key}: stored before an fp16 product asked for it, without fp16 scales`);
+    // MatMulNBits' scales have its activations' type.
+    const scales = halfIO ? this.init(owner, `${key}.scales.f16`, s.halfScales!) : this.init(owner, `${key}.scales`, s.scales);
     // The bias is MatMulNBits' input 5 (after zero_points and g_idx): one node, not two.
     return {
       inFeatures: k,

@@ -148,7 +148,11 @@ export function makeStackedMoe(scope: GraphScope, kind: StackedMoe, inp: Stacked
     return runQmoe(prepareQmoe(s, inp, logits), inp.maxTopK, mass, inp.base);
   }
 
-  const gateUp = weights.assembled(s, GATE_UP_KEY(layer), [E * 2 * I, H], gateUpRows(weights, arch, layer), { experts: true });
+  // fp16 through the block on GPUs: MatMulNBits takes its subgroup-matrix (tensor core) kernel at
+  // large M only with fp16 activations, and the dense graph runs exactly the large batches.
+  const half = weights.halfProducts;
+  const toHalf = (v: string, name: string) => (half ? s.node('Cast', [v], { to: 10 }, { name }) : v);
+  const gateUp = weights.assembled(s, GATE_UP_KEY(layer), [E * 2 * I, H], gateUpRows(weights, arch, layer), { experts: true, half });
   // down_proj of every expert side by side: [H, E*I].
   const down = weights.assembled(s, `model.layers.${layer}.mlp.experts.down.dense`, [H, E * I], () => {
     const out = new Float32Array(H * E * I);
@@ -157,11 +161,12 @@ export function makeStackedMoe(scope: GraphScope, kind: StackedMoe, inp: Stacked
       for (let h = 0; h < H; h++) out.set(d.subarray(h * I, (h + 1) * I), (h * E + e) * I);
     }
     return out;
-  });
-  const gu = s.node('Reshape', [gateUp.apply(s.withPrefix('gate_up'), inp.x), s.constI64([0, E, I, 2])], undefined, { name: 'PerExpert' });
+  }, { half });
+  const gu = s.node('Reshape', [gateUp.apply(s.withPrefix('gate_up'), toHalf(inp.x, 'InputToHalf')), s.constI64([0, E, I, 2])], undefined, { name: 'PerExpert' });
   const [g, u] = s.node('Split', [gu, s.constI64([1, 1])], { axis: 3 }, { outputs: 2, name: 'GateUp' });
   const act = s.node('Mul', [s.node('Mul', [g, s.node('Sigmoid', [g])], undefined, { name: 'SiLU' }), u], undefined, { name: 'GateTimesUp' });
-  const w = s.node('Reshape', [inp.routeWeights, s.constI64([0, E, 1, 1])], undefined, { name: 'WeightPerExpert' });
+  const w = s.node('Reshape', [toHalf(inp.routeWeights, 'WeightsToHalf'), s.constI64([0, E, 1, 1])], undefined, { name: 'WeightPerExpert' });
   const weighted = s.node('Reshape', [s.node('Mul', [act, w], undefined, { name: 'Weighted' }), s.constI64([0, E * I])], undefined, { name: 'Flatten' });
-  return s.node('Add', [inp.base, down.apply(s.withPrefix('down'), weighted)], undefined, { name: 'PlusShared' });
+  const y = down.apply(s.withPrefix('down'), weighted);
+  return s.node('Add', [inp.base, half ? s.node('Cast', [y], { to: 1 }, { name: 'OutputToFloat' }) : y], undefined, { name: 'PlusShared' });
 }

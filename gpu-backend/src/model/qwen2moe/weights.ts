@@ -36,9 +36,15 @@ export interface ModelWeights {
    * the router fused with the shared-expert gate), stored under `key` in the model's format, or in
    * fp32 with `float32`. `build` runs at most once per key, however many graphs use it. `experts`
    * marks stacked expert weights, which a QMoE graph may view through qmoe() too; `bias` is an fp32
-   * vector (from float32()) added to the product.
+   * vector (from float32()) added to the product. `half`: the product takes and returns fp16, for
+   * blocks that cast once around several products (only where `halfProducts`).
    */
-  assembled(owner: GraphScope, key: string, shape: [number, number], build: () => Float32Array, opts?: { float32?: boolean; experts?: boolean; bias?: string }): Linear;
+  assembled(owner: GraphScope, key: string, shape: [number, number], build: () => Float32Array, opts?: { float32?: boolean; experts?: boolean; bias?: string; half?: boolean }): Linear;
+  /**
+   * Whether this graph may run products in fp16 (GPU EPs). On WebGPU, MatMulNBits with fp16
+   * activations can take the subgroup-matrix (tensor core) kernel at large M; with fp32 it cannot.
+   */
+  readonly halfProducts: boolean;
   /** The same stored matrix as assembled(key, ...) seen as QMoE weights of `numExperts` experts; null when not quantized. */
   qmoe(owner: GraphScope, key: string, shape: [number, number], numExperts: number, build: () => Float32Array): QmoeWeights | null;
   /** A checkpoint tensor as fp32, for `assembled` builders. */
