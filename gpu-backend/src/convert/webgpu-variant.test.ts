@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GRAPH_OUTPUTS, ManifestSchema, type Manifest, type WeightDtype } from '../model/contract.ts';
-import { makeFeeds } from '../testing/graph-feeds.ts';
+import { GRAPH_INPUTS, GRAPH_OUTPUTS, ManifestSchema, type Manifest, type WeightDtype } from '../model/contract.ts';
+import { makeFeeds, rowCacheFrom } from '../testing/graph-feeds.ts';
 import { routeFeeds, type RowRouting } from '../testing/route-feeds.ts';
 import { getTinyModel } from '../testing/tiny-model.ts';
 import { convertCheckpoint, THROUGHPUT_GRAPH_FILE, TOP_K_GRAPH_FILE } from './convert.ts';
@@ -96,4 +96,40 @@ it('the qmoe formulation refuses unquantized experts with one clear line', async
 it('refuses a cuda graph variant with one clear line', async () => {
   const tiny = await getTinyModel();
   expect(() => convertCheckpoint({ src: tiny.checkpointDir, out: join(out, 'cuda'), ep: 'cuda' })).toThrow(/--ep cuda/);
+});
+
+it('a GroupQueryAttention past longer than its tokens (KV capacity) gives the same step and keeps its length', async () => {
+  // The runner pads pasts to a capacity so that present_* keep one size from step to step (ORT
+  // sizes present as max(past, total_sequence_length)) and their buffers can be reused.
+  const tiny = await getTinyModel();
+  const dir = join(out, 'webgpu-int4');
+  convertCheckpoint({ src: tiny.checkpointDir, out: dir, dtype: 'int4', maxTopK: 8, ep: 'webgpu', accuracyLevel: 0 });
+  const manifest = manifestOf(dir);
+  const arch = manifest.architecture;
+  const session = await ort.InferenceSession.create(join(dir, TOP_K_GRAPH_FILE), { executionProviders: [GPU_GRAPH_EP] });
+  const run = async (feeds: Record<string, ort.Tensor>) => session.run(Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]])));
+  const prompts = [{ ids: [9707, 11, 1879], past: 0 }, { ids: [42, 7, 100], past: 0 }];
+  const prefill = await run(makeFeeds(arch, prompts, [null, null], {}));
+  const caches = prompts.map((row, b) => rowCacheFrom(arch, prefill, b, row, 0));
+  const step = [{ ids: [13], past: 3 }, { ids: [25], past: 3 }];
+  const exact = makeFeeds(arch, step, caches, {});
+  const padded = { ...exact };
+  const extra = 5;
+  for (let l = 0; l < arch.numLayers; l++) {
+    for (const name of [GRAPH_INPUTS.pastKey(l), GRAPH_INPUTS.pastValue(l)]) {
+      const [B, kvH, P, D] = exact[name].dims;
+      // The slots past each row's tokens hold garbage: attention must not read them.
+      const data = new Float32Array(B * kvH * (P + extra) * D).fill(1e3);
+      const src = exact[name].data as Float32Array;
+      for (let bh = 0; bh < B * kvH; bh++) data.set(src.subarray(bh * P * D, (bh + 1) * P * D), bh * (P + extra) * D);
+      padded[name] = new ort.Tensor('float32', data, [B, kvH, P + extra, D]);
+    }
+  }
+  const a = await run(exact);
+  const b = await run(padded);
+  await session.release();
+  expect(a[GRAPH_OUTPUTS.presentKey(0)].dims[2]).toBe(4);
+  expect(b[GRAPH_OUTPUTS.presentKey(0)].dims[2]).toBe(3 + extra);
+  const la = a[GRAPH_OUTPUTS.logits].data as Float32Array;
+  expect(maxDiff(b[GRAPH_OUTPUTS.logits].data as Float32Array, la)).toBeLessThan(1e-4 * maxAbs(la));
 });

@@ -42,6 +42,14 @@ export type RowPlacement = { valid: Uint8Array } | { lengths: readonly number[] 
 
 const positionAt = (r: Ref, i: number) => (r.positions ? r.positions[i] : i);
 
+/**
+ * GroupQueryAttention pasts are composed with room for this many tokens more, rounded up. ORT sizes
+ * present_* as max(past, total_sequence_length), so while the tokens fit, every step's present has
+ * the past's size and its buffers are reused; growing by one position per step made WebGPU allocate
+ * (and the host wait on) two new buffers per layer per step, ~11 ms per layer at 256 rows on an H100.
+ */
+export const KV_CAPACITY_BLOCK = 64;
+
 export class DeviceKv {
   private readonly refs = new Map<SequenceKv, Ref>();
   private readonly composers = new Map<number, ort.InferenceSession>();
@@ -54,12 +62,14 @@ export class DeviceKv {
   /**
    * The past for these rows (in order): the last step's present tensors when they are exactly
    * these rows in this order and every row computes the same number of tokens (so padding holes
-   * cannot pile up), else a freshly composed one.
+   * cannot pile up), else a freshly composed one. `capacityFor` (GroupQueryAttention: the tokens
+   * each row adds this step) also requires the past to hold them, and composes with spare room.
    */
-  async pastFor(kvs: readonly SequenceKv[], uniformChunks: boolean, minPast = 0): Promise<ResidentPast & { composed: boolean }> {
+  async pastFor(kvs: readonly SequenceKv[], uniformChunks: boolean, minPast = 0, capacityFor?: number): Promise<ResidentPast & { composed: boolean }> {
     const refs = kvs.map((kv) => this.refs.get(kv));
     const first = refs[0]?.source;
-    const reusable = uniformChunks && first !== undefined && first.keys[0].dims[0] === kvs.length && refs.every((r, b) => r?.source === first && r.row === b);
+    const needed = capacityFor === undefined ? 0 : Math.max(0, ...refs.map((r) => r?.length ?? 0)) + capacityFor;
+    const reusable = uniformChunks && first !== undefined && first.keys[0].dims[0] === kvs.length && refs.every((r, b) => r?.source === first && r.row === b) && first.T >= needed;
     if (reusable) {
       const valid = new Uint8Array(kvs.length * first.T);
       refs.forEach((r, b) => {
@@ -68,7 +78,7 @@ export class DeviceKv {
       });
       return { keys: first.keys, values: first.values, P: first.T, valid, composed: false };
     }
-    return { ...(await this.compose(refs, minPast)), composed: true };
+    return { ...(await this.compose(refs, minPast, capacityFor)), composed: true };
   }
 
   /** After a run: every row's cache is now in that run's present_*, row b, where `placed` says. */
@@ -105,12 +115,17 @@ export class DeviceKv {
     this.composers.clear();
   }
 
-  /** `minPast`: GroupQueryAttention graphs get a past of at least one (unused) position, never an empty tensor. */
-  private async compose(refs: (Ref | undefined)[], minPast: number): Promise<ResidentPast> {
+  /**
+   * `minPast`: GroupQueryAttention graphs get a past of at least one (unused) position, never an
+   * empty tensor. An empty past stays that small (its zeros are uploaded from the host): the first
+   * step's present has exactly its tokens, and the next step composes with capacity.
+   */
+  private async compose(refs: (Ref | undefined)[], minPast: number, capacityFor?: number): Promise<ResidentPast> {
     const { numLayers: L, numKvHeads: kvH, headDim: D } = this.shape;
     const B = refs.length;
     const longest = Math.max(0, ...refs.map((r) => r?.length ?? 0));
-    const P = Math.max(minPast, longest);
+    const roomy = longest > 0 && capacityFor !== undefined;
+    const P = roomy ? Math.ceil((longest + capacityFor) / KV_CAPACITY_BLOCK) * KV_CAPACITY_BLOCK : Math.max(minPast, longest);
     const valid = new Uint8Array(B * P);
     refs.forEach((r, b) => valid.fill(1, b * P, b * P + (r?.length ?? 0)));
     if (longest === 0) {

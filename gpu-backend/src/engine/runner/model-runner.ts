@@ -198,7 +198,7 @@ export class ModelRunner {
     let past: (ResidentPast & { composed?: boolean }) | undefined;
     let layout: BatchLayout | undefined;
     if (this.gqa) {
-      past = await this.device!.pastFor(rows.map((r) => r.kv), true, 1);
+      past = await this.device!.pastFor(rows.map((r) => r.kv), true, 1, rows[0].tokenIds.length);
       feeds = buildGqaFeeds(rows, past);
     } else {
       const uniform = rows.every((row) => row.tokenIds.length === rows[0].tokenIds.length);
