@@ -5,7 +5,7 @@ import { makeAttention, type AttentionShapes } from './attention.ts';
 import { makeGqaAttention, type GqaShapes } from './attention-gqa.ts';
 import { makeSharedExpert, makeSparseMoe } from './moe.ts';
 import { makeStackedMoe, makeTopKQmoe } from './moe-stacked.ts';
-import { makeResidualNorm, type ResidualStream } from './norm.ts';
+import { makeResidualNorm, makeRmsNorm, type ResidualStream } from './norm.ts';
 import type { ModelWeights } from './weights.ts';
 
 /**
@@ -93,8 +93,14 @@ export function makeDecoderLayer(
   const [logits, sharedGate] = hasShared
     ? moe.node('Split', [gates, moe.constI64([E, 1])], { axis: 1 }, { outputs: 2, name: 'router/Split' })
     : [gates, ''];
+  // GPU graphs give the shared expert its own RMSNorm of the stream: ORT's WebGPU
+  // MatMulNBitsMlpFusion folds a norm whose only readers are gate_proj and up_proj, with them and
+  // SiLU, into one MatMulNBitsMlp node (4 dispatches fewer per layer; the CPU EP runs them as written).
+  const sharedIn = hasShared && opts.fusedNorms
+    ? makeRmsNorm(s.withPrefix('shared_expert_norm'), afterAttn, weights.float32(s, n.postNorm), arch.rmsNormEps)
+    : moeIn;
   const shared = hasShared
-    ? makeSharedExpert(moe, moeIn, {
+    ? makeSharedExpert(moe, sharedIn, {
         gate: weights.linear(moe, n.shared('gate_proj')),
         up: weights.linear(moe, n.shared('up_proj')),
         down: weights.linear(moe, n.shared('down_proj')),
