@@ -2,7 +2,8 @@
  * `bin/node step-probe.mjs <model-dir> [--batches 1,8,32] [--past 128] [--runs 20] [--ep webgpu] [--graphs model.topk.onnx,...]`
  * inside a packed bundle: the cost of one decode run() of each graph of a model dir, alone (no
  * scheduler, sampling or HTTP), with the KV cache fed back on the device as the runner does. For
- * separating the graph's cost from the engine's on a GPU host.
+ * separating the graph's cost from the engine's on a GPU host. The past is sized as the runner sizes it
+ * (room for the coming tokens, device-kv.ts).
  */
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { resolveRouting } from '../../shared/routing/resolve.ts';
 import { GRAPH_INPUTS, GRAPH_OUTPUTS, ManifestSchema, type ExecutionProvider } from '../src/model/contract.ts';
 import { packRouterInputs } from '../src/model/router/index.ts';
 import { sessionOptionsFor } from '../src/engine/runner/session.ts';
+import { KV_CAPACITY_BLOCK } from '../src/engine/runner/device-kv.ts';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { batches: { type: 'string', default: '1,8,32' }, past: { type: 'string', default: '128' }, runs: { type: 'string', default: '20' }, ep: { type: 'string', default: 'webgpu' }, graphs: { type: 'string' } } });
 const dir = positionals[0];
@@ -34,8 +36,11 @@ for (const file of files) {
   const session = await ort.InferenceSession.create(join(dir, file), sessionOptionsFor({ executionProvider: ep, deviceOutputs: [...presents, GRAPH_OUTPUTS.logits] }));
   for (const B of values.batches!.split(',').map(Number)) {
     let P = Number(values.past);
-    const zeros = new Float32Array(B * kvH * P * D);
-    let past: ort.Tensor[] = Array.from({ length: 2 * L }, () => new ort.Tensor('float32', zeros, [B, kvH, P, D]));
+    // As the runner: the past has room for the coming tokens, so present_* keep its size.
+    const capacity = Math.ceil((P + Number(values.runs) + 2) / KV_CAPACITY_BLOCK) * KV_CAPACITY_BLOCK;
+    const size = B * kvH * capacity * D;
+    const zeros = manifest.kvDtype === 'float16' ? new Uint16Array(size) : new Float32Array(size);
+    let past: ort.Tensor[] = Array.from({ length: 2 * L }, () => new ort.Tensor(manifest.kvDtype, zeros, [B, kvH, capacity, D]));
     const route = packRouterInputs(Array.from({ length: B }, () => routing), { numLayers: L, numExperts: E, maxTopK: manifest.routing.maxTopK });
     const times: number[] = [];
     for (let r = 0; r < Number(values.runs) + 2; r++) {

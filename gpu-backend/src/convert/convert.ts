@@ -78,10 +78,11 @@ export interface ConvertOptions {
   /** Residual Adds fused into the norms; default on for GPU EPs. */
   fusedNorms?: boolean;
   /**
-   * The dense experts' activations on GPU EPs: float16 (default; MatMulNBits' tensor-core kernel
-   * needs them) or float32 (the earlier graph, kept for side-by-side benchmarks).
+   * The residual stream's type in GPU graphs (ModelWeights.activations): float16 (default; fp16 KV,
+   * no casts around WebGPU's fp16 kernels) or float32 (the earlier graphs, for side-by-side runs).
+   * CPU graphs are always float32.
    */
-  denseActivations?: 'float16' | 'float32';
+  activations?: 'float16' | 'float32';
 }
 
 export interface ConvertResult {
@@ -116,17 +117,19 @@ export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
     if (opts.topKGraph === false) delete plan.topK;
     else if (opts.topKGraph) plan.topK = { file: TOP_K_GRAPH_FILE, moe: 'qmoe', attention: plan.latency.attention, router: 'top_k' };
     const fusedNorms = opts.fusedNorms ?? ep !== 'cpu';
+    // fp16 needs GroupQueryAttention in every graph (standard-op attention takes an fp32 bias).
+    const plans = [plan.latency, plan.throughput, plan.topK].filter((p) => p !== undefined);
+    const activations = ep !== 'cpu' && plans.every((p) => p.attention === 'gqa') ? opts.activations ?? 'float16' : 'float32';
     const writer = new WeightWriter(join(tmp, DATA_FILE));
     const graphs: { plan: GraphPlan; bytes: Uint8Array; nodes: number }[] = [];
     let dataBytes: number;
     try {
       // QMoE on WebGPU runs fp16 (its scales are the activations' type); CPU QMoE takes fp32.
       const store = new WeightStore(source.checkpoint, writer, dtype, source.expected, ep === 'cpu' ? {} : { qmoeScaleType: 'float16' });
-      for (const p of [plan.latency, plan.throughput, plan.topK].filter((p) => p !== undefined)) {
+      for (const p of plans) {
         const g = new GraphBuilder('qwen2_moe');
         const weights = new StreamingWeights(store, g, {
-          accuracyLevel: opts.accuracyLevel, fp16Compute: ep === 'cpu' ? 'float32' : 'float16', matmul: ep !== 'cpu',
-          halfProducts: ep !== 'cpu' && opts.denseActivations !== 'float32',
+          accuracyLevel: opts.accuracyLevel, fp16Compute: ep === 'cpu' ? 'float32' : 'float16', matmul: ep !== 'cpu', activations,
         });
         buildQwen2MoeGraph(g, {
           arch, weights, router: p.router === 'top_k' ? 'top_k' : routerFor({ numLayers: arch.numLayers, numExperts: arch.numExperts }),
@@ -148,6 +151,7 @@ export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
       topKGraphs: plan.topK ? { [ep]: { file: plan.topK.file } } : undefined,
       graphInfo: Object.fromEntries(graphs.map(({ plan: p }) => [p.file, { moe: p.moe, attention: p.attention, ...(p.router === 'top_k' ? { router: p.router } : {}) }])),
       blockSize: dtype === 'int4' || dtype === 'int8' ? QUANT_BLOCK_SIZE : undefined,
+      kvDtype: activations,
     });
     // The manifest goes last: its presence is what marks a directory as a complete model.
     writeFileSync(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');

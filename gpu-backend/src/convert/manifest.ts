@@ -21,6 +21,8 @@ export interface ManifestOptions {
   source: SourceCheckpoint;
   dtype: WeightDtype;
   blockSize?: number;
+  /** The graphs' KV type (their activations'); default float32. */
+  kvDtype?: 'float32' | 'float16';
   maxTopK: number;
   graphs: Partial<Record<ExecutionProvider, string>>;
   throughputGraphs?: Manifest['throughputGraphs'];
@@ -29,7 +31,7 @@ export interface ManifestOptions {
   strategies: readonly RoutingStrategy[];
 }
 
-export function buildManifest({ source, dtype, blockSize, maxTopK, graphs, throughputGraphs, topKGraphs, graphInfo, strategies }: ManifestOptions): Manifest {
+export function buildManifest({ source, dtype, blockSize, maxTopK, graphs, throughputGraphs, topKGraphs, graphInfo, strategies, kvDtype }: ManifestOptions): Manifest {
   const { config, generationConfig: gen } = source;
   const eos = [...new Set([...ids(gen.eos_token_id), ...ids(config.eos_token_id)])];
   const pad = ids(gen.pad_token_id)[0] ?? ids(config.pad_token_id)[0] ?? eos[0] ?? 0;
@@ -45,7 +47,7 @@ export function buildManifest({ source, dtype, blockSize, maxTopK, graphs, throu
     ...(throughputGraphs ? { throughputGraphs } : {}),
     ...(topKGraphs ? { topKGraphs } : {}),
     ...(graphInfo ? { graphInfo } : {}),
-    kvDtype: 'float32',
+    kvDtype: kvDtype ?? 'float32',
     tokenizer: { file: 'tokenizer.json', configFile: 'tokenizer_config.json' },
     chatTemplate: chatTemplateOf(source.tokenizerConfig),
     eosTokenIds: eos,

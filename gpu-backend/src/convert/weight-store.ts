@@ -94,8 +94,8 @@ export interface GraphWeightOptions {
   /** MatMulNBits accuracy_level: 4 (int8 activations) is fast on CPU; 0 computes in fp32, for exactness checks. */
   accuracyLevel?: number;
   /**
-   * fp16 weights: 'float32' widens them once at load (the CPU EP has no fast fp16 Gemm); 'float16'
-   * keeps them fp16 and casts each product's input and output (GPU EPs: half the memory and bandwidth).
+   * fp16 weights in an fp32 graph: 'float32' widens them once at load (the CPU EP has no fast fp16
+   * Gemm); 'float16' keeps them fp16 and casts each product's input and output.
    */
   fp16Compute?: 'float32' | 'float16';
   /**
@@ -103,8 +103,8 @@ export interface GraphWeightOptions {
    * Gemm(transB): on an H100, WebGPU's Gemm took 0.77 ms for the [1,2048]x[2048,61] router.
    */
   matmul?: boolean;
-  /** Blocks may run their products in fp16 (ModelWeights.halfProducts); GPU EPs only. */
-  halfProducts?: boolean;
+  /** The residual stream's type (ModelWeights.activations); float16 is for GPU graphs (`matmul`). */
+  activations?: 'float32' | 'float16';
 }
 
 /** The ModelWeights one graph sees: declares initializers in `root` over the store's bytes. */
@@ -112,6 +112,8 @@ export class StreamingWeights implements ModelWeights {
   private readonly declared = new Map<string, string>();
   private readonly accuracyLevel: number;
   private readonly fp16Compute: 'float32' | 'float16';
+  private readonly matmul: boolean;
+  readonly activations: 'float32' | 'float16';
 
   constructor(
     private readonly store: WeightStore,
@@ -121,12 +123,13 @@ export class StreamingWeights implements ModelWeights {
     this.accuracyLevel = opts.accuracyLevel ?? CPU_ACCURACY_LEVEL;
     this.fp16Compute = opts.fp16Compute ?? 'float32';
     this.matmul = opts.matmul ?? false;
-    this.halfProducts = opts.halfProducts ?? false;
-    if (this.halfProducts && this.fp16Compute !== 'float16') throw new Error('fp16 products are for GPU graphs (fp16Compute float16)');
+    this.activations = opts.activations ?? 'float32';
+    if (this.activations === 'float16' && !this.matmul) throw new Error('fp16 activations are for GPU graphs (matmul products)');
   }
 
-  private readonly matmul: boolean;
-  readonly halfProducts: boolean;
+  private get half(): boolean {
+    return this.activations === 'float16';
+  }
 
   read(name: string): Float32Array {
     return this.store.checkpoint.readFloat32(name);
@@ -143,6 +146,11 @@ export class StreamingWeights implements ModelWeights {
     return this.declare(name, () => owner.initializer(name, dims ? { ...t, dims } : t));
   }
 
+  /** `v` (a constant) in fp16 once per graph: ORT folds the Cast at session load. */
+  private halfConst(owner: GraphScope, v: string): string {
+    return this.declare(`${v}#f16`, () => owner.node('Cast', [v], { to: 10 }, { name: `${v}/ToHalf` }));
+  }
+
   float32(_outer: GraphScope, name: string, build?: () => Float32Array): string {
     return this.init(this.root, name, this.store.tensor(name, () => {
       if (!build) return this.store.writer.append('float32', this.store.shape(name), this.read(name));
@@ -151,11 +159,21 @@ export class StreamingWeights implements ModelWeights {
     }));
   }
 
+  vector(outer: GraphScope, name: string, build?: () => Float32Array): string {
+    const v = this.float32(outer, name, build);
+    return this.half ? this.halfConst(this.root, v) : v;
+  }
+
   embed(scope: GraphScope, name: string, ids: string): string {
-    if (storageOf('embed', this.store.format) === 'fp32') return scope.node('Gather', [this.float32(scope, name), ids], { axis: 0 });
-    // fp16 table, widened after the gather so only the looked-up rows are cast.
+    const to = this.half ? 10 : 1;
+    if (storageOf('embed', this.store.format) === 'fp32') {
+      const rows = scope.node('Gather', [this.float32(scope, name), ids], { axis: 0 });
+      return this.half ? scope.node('Cast', [rows], { to }) : rows;
+    }
+    // fp16 table, widened after the gather (fp32 graphs) so only the looked-up rows are cast.
     const table = this.init(this.root, name, this.store.tensor(name, () => this.store.writer.append('float16', this.store.shape(name), toFloat16(this.read(name)))));
-    return scope.node('Cast', [scope.node('Gather', [table, ids], { axis: 0 })], { to: 1 });
+    const rows = scope.node('Gather', [table, ids], { axis: 0 });
+    return this.half ? rows : scope.node('Cast', [rows], { to });
   }
 
   linear(owner: GraphScope, name: string, biasName?: string): Linear {
@@ -164,19 +182,16 @@ export class StreamingWeights implements ModelWeights {
     return this.linearOf(owner, name, storage, n, k, () => this.read(name), biasName && this.float32(owner, biasName));
   }
 
-
-  assembled(owner: GraphScope, key: string, shape: [number, number], build: () => Float32Array, opts: { float32?: boolean; experts?: boolean; bias?: string; half?: boolean } = {}): Linear {
-    if (opts.half && !this.halfProducts) throw new Error(`${key}: fp16 products are for GPU graphs`);
-    const halfScales = Boolean(opts.half) || (Boolean(opts.experts) && this.store.qmoeScaleType === 'float16');
-    return this.linearOf(owner, key, opts.float32 ? 'fp32' : this.store.format, shape[0], shape[1], build, opts.bias, halfScales, opts.half);
+  assembled(owner: GraphScope, key: string, shape: [number, number], build: () => Float32Array, opts: { float32?: boolean; experts?: boolean; bias?: string } = {}): Linear {
+    return this.linearOf(owner, key, opts.float32 ? 'fp32' : this.store.format, shape[0], shape[1], build, opts.bias, Boolean(opts.experts) && this.store.qmoeScaleType === 'float16');
   }
 
   qmoe(owner: GraphScope, key: string, shape: [number, number], numExperts: number, build: () => Float32Array): QmoeWeights | null {
-    const s = this.store.matrix(key, this.store.format, shape[0], shape[1], build, this.store.qmoeScaleType === 'float16');
+    const half = this.store.qmoeScaleType === 'float16';
+    const s = this.store.matrix(key, this.store.format, shape[0], shape[1], build, half || this.half);
     if (s.kind !== 'quantized') return null;
     const [n, blocks, blob] = s.packed.dims;
     const rows = n / numExperts;
-    const half = this.store.qmoeScaleType === 'float16';
     if (half && !s.halfScales) throw new Error(`${key}: stored before QMoE asked for it, without fp16 scales`);
     return {
       weights: this.init(owner, `${key}.qmoe`, s.packed, [numExperts, rows, blocks * blob]),
@@ -187,31 +202,32 @@ export class StreamingWeights implements ModelWeights {
     };
   }
 
-  /** `halfIO`: the product takes and returns fp16 (no casts around it); the caller casts once for a whole block. */
-  private linearOf(owner: GraphScope, key: string, storage: WeightDtype, n: number, k: number, values: () => Float32Array, bias?: string | '', halfScales = false, halfIO = false): Linear {
-    const withBias = (scope: GraphScope, y: string) => (bias ? scope.node('Add', [y, bias], undefined, { name: 'Bias' }) : y);
-    const s = this.store.matrix(key, storage, n, k, values, halfScales);
-    if (halfIO && (bias || (s.kind === 'plain' && s.w.dtype !== 'float16'))) throw new Error(`${key}: fp16 products take fp16 or quantized weights and no bias`);
+  /** A product in the activations' type; `bias` is an fp32 vector name (cast once for fp16 graphs). */
+  private linearOf(owner: GraphScope, key: string, storage: WeightDtype, n: number, k: number, values: () => Float32Array, bias?: string | '', experts = false): Linear {
+    const half = this.half;
+    const b = bias && half ? this.halfConst(this.root, bias) : bias;
+    const withBias = (scope: GraphScope, y: string) => (b ? scope.node('Add', [y, b], undefined, { name: 'Bias' }) : y);
+    const s = this.store.matrix(key, storage, n, k, values, experts || half);
     if (s.kind === 'plain' && this.matmul) {
-      const w = this.declare(`${key}#T`, () => owner.node('Transpose', [this.init(owner, key, s.w)], { perm: [1, 0] }, { name: `${key}/Transpose` }));
-      const half = s.w.dtype === 'float16';
+      const wT = this.declare(`${key}#T`, () => owner.node('Transpose', [this.init(owner, key, s.w)], { perm: [1, 0] }, { name: `${key}/Transpose` }));
+      const w16 = s.w.dtype === 'float16';
+      // fp16 graphs take fp32 weights (the router) as a folded fp16 copy; fp32 graphs cast around fp16 weights.
+      const w = half && !w16 ? this.halfConst(owner, wT) : wT;
       return {
         inFeatures: k,
         outFeatures: n,
         apply: (sc, x) => {
-          if (halfIO) return sc.node('MatMul', [x, w]);
-          if (!half) return withBias(sc, sc.node('MatMul', [x, w]));
+          if (half || !w16) return withBias(sc, sc.node('MatMul', [x, w]));
           return withBias(sc, sc.node('Cast', [sc.node('MatMul', [sc.node('Cast', [x], { to: 10 }, { name: 'ToHalf' }), w])], { to: 1 }, { name: 'ToFloat' }));
         },
       };
     }
     if (s.kind === 'plain' && s.w.dtype === 'float32') {
       const w = this.init(owner, key, s.w);
-      return { inFeatures: k, outFeatures: n, apply: (sc, x) => sc.node('Gemm', [x, w, ...(bias ? [bias] : [])], { transB: 1 }) };
+      return { inFeatures: k, outFeatures: n, apply: (sc, x) => sc.node('Gemm', [x, w, ...(b ? [b] : [])], { transB: 1 }) };
     }
     if (s.kind === 'plain') {
       const w16 = this.init(owner, key, s.w);
-      if (halfIO) return { inFeatures: k, outFeatures: n, apply: (sc, x) => sc.node('Gemm', [x, w16], { transB: 1 }) };
       if (this.fp16Compute === 'float16') {
         return {
           inFeatures: k,
@@ -221,18 +237,18 @@ export class StreamingWeights implements ModelWeights {
       }
       // The CPU EP has no fast fp16 Gemm; the Cast of an initializer is constant-folded at session load.
       const w = this.declare(`${key}#f32`, () => owner.node('Cast', [w16], { to: 1 }, { name: `${key}/Cast` }));
-      return { inFeatures: k, outFeatures: n, apply: (sc, x) => sc.node('Gemm', [x, w, ...(bias ? [bias] : [])], { transB: 1 }) };
+      return { inFeatures: k, outFeatures: n, apply: (sc, x) => sc.node('Gemm', [x, w, ...(b ? [b] : [])], { transB: 1 }) };
     }
     const packed = this.init(owner, key, s.packed);
-    if (halfIO && !s.halfScales) throw new Error(`${key}: stored before an fp16 product asked for it, without fp16 scales`);
-    // MatMulNBits' scales have its activations' type.
-    const scales = halfIO ? this.init(owner, `${key}.scales.f16`, s.halfScales!) : this.init(owner, `${key}.scales`, s.scales);
+    if (half && !s.halfScales) throw new Error(`${key}: stored before an fp16 graph asked for it, without fp16 scales`);
+    // MatMulNBits' scales (and bias) have its activations' type.
+    const scales = half ? this.init(owner, `${key}.scales.f16`, s.halfScales!) : this.init(owner, `${key}.scales`, s.scales);
     // The bias is MatMulNBits' input 5 (after zero_points and g_idx): one node, not two.
     return {
       inFeatures: k,
       outFeatures: n,
       apply: (sc, x) =>
-        sc.node('MatMulNBits', [x, packed, scales, ...(bias ? ['', '', bias] : [])], {
+        sc.node('MatMulNBits', [x, packed, scales, ...(b ? ['', '', b] : [])], {
           K: k, N: n, bits: s.bits, block_size: QUANT_BLOCK_SIZE, accuracy_level: this.accuracyLevel,
         }, { domain: 'com.microsoft' }),
     };

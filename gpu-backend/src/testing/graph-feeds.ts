@@ -1,5 +1,8 @@
 import * as ort from 'onnxruntime-node';
 import { GRAPH_INPUTS, MASKED_BIAS, type Architecture } from '../model/contract.ts';
+import { toFloat16 } from '../checkpoint/to-float16.ts';
+import { fp16BitsToNumber } from '../checkpoint/dtypes.ts';
+import type { KvDtype } from '../engine/runner/kv-cache.ts';
 
 /**
  * Builds graph feeds for test batches: rows of different lengths, each with its own past length,
@@ -19,7 +22,18 @@ export type KvCache = { key: Float32Array; value: Float32Array }[];
 /** A row's cache: per layer [kvH, P, D] for its own past length. */
 export type RowCache = { key: Float32Array; value: Float32Array; length: number }[];
 
-export function makeFeeds(arch: Architecture, rows: FeedRow[], caches: (RowCache | null)[], extra: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
+/** An fp32 KV block as a graph input of `dtype` (GPU graphs take fp16 KV). */
+export const kvTensor = (dtype: KvDtype, data: Float32Array, dims: number[]): ort.Tensor =>
+  dtype === 'float16' ? new ort.Tensor('float16', toFloat16(data), dims) : new ort.Tensor('float32', data, dims);
+
+/** A present_* output's values as fp32, whichever KV type the graph has. */
+export function kvValues(t: ort.Tensor): Float32Array {
+  if (t.type !== 'float16') return t.data as Float32Array;
+  const bits = t.data as Uint16Array;
+  return Float32Array.from(bits, fp16BitsToNumber);
+}
+
+export function makeFeeds(arch: Architecture, rows: FeedRow[], caches: (RowCache | null)[], extra: Record<string, ort.Tensor>, kvDtype: KvDtype = 'float32'): Record<string, ort.Tensor> {
   const B = rows.length;
   const S = Math.max(...rows.map((r) => r.ids.length));
   const P = Math.max(0, ...rows.map((r) => r.past));
@@ -68,8 +82,8 @@ export function makeFeeds(arch: Architecture, rows: FeedRow[], caches: (RowCache
         }
       }
     });
-    feeds[GRAPH_INPUTS.pastKey(l)] = new ort.Tensor('float32', key, [B, kvH, P, D]);
-    feeds[GRAPH_INPUTS.pastValue(l)] = new ort.Tensor('float32', value, [B, kvH, P, D]);
+    feeds[GRAPH_INPUTS.pastKey(l)] = kvTensor(kvDtype, key, [B, kvH, P, D]);
+    feeds[GRAPH_INPUTS.pastValue(l)] = kvTensor(kvDtype, value, [B, kvH, P, D]);
   }
   return feeds;
 }
@@ -87,8 +101,8 @@ export function rowCacheFrom(arch: Architecture, outputs: ort.InferenceSession.R
     const length = row.past + row.ids.length;
     const key = new Float32Array(kvH * length * D);
     const value = new Float32Array(kvH * length * D);
-    const kd = keyT.data as Float32Array;
-    const vd = outputs[`present_value.${l}`].data as Float32Array;
+    const kd = kvValues(keyT);
+    const vd = kvValues(outputs[`present_value.${l}`]);
     for (let h = 0; h < kvH; h++) {
       for (let t = 0; t < length; t++) {
         const srcT = t < row.past ? t : P + (t - row.past);

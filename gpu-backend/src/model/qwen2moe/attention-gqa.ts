@@ -23,8 +23,11 @@ export interface GqaShapes {
   sin: string;
 }
 
-/** Per-graph tensors every layer's GQA reuses: the rotary caches (as transformers computes them, in fp32). */
-export function makeGqaShapes(scope: GraphScope, arch: Architecture): GqaShapes {
+/**
+ * Per-graph tensors every layer's GQA reuses: the rotary caches (as transformers computes them, in
+ * fp32; in the query's type, `half`, by a Cast ORT folds at load).
+ */
+export function makeGqaShapes(scope: GraphScope, arch: Architecture, halfType: boolean): GqaShapes {
   const s = scope.withPrefix('gqa_shapes');
   const half = arch.headDim / 2;
   const invFreq = Array.from({ length: half }, (_, i) => Math.fround(1 / Math.pow(arch.ropeTheta, (2 * i) / arch.headDim)));
@@ -39,10 +42,14 @@ export function makeGqaShapes(scope: GraphScope, arch: Architecture): GqaShapes 
     }
   }
   const bs = s.node('Slice', [s.node('Shape', [GRAPH_INPUTS.inputIds]), s.constI64([0]), s.constI64([2])]);
+  const cache = (name: string, data: Float32Array) => {
+    const v = s.initializer(name, { dtype: 'float32', dims: [positions, half], data });
+    return halfType ? s.node('Cast', [v], { to: 10 }, { name: `${name}/ToHalf` }) : v;
+  };
   return {
     packedShape: s.node('Concat', [bs, s.constI64([-1])], { axis: 0 }, { name: 'packed_shape' }),
-    cos: s.initializer('/rotary/cos_cache', { dtype: 'float32', dims: [positions, half], data: cos }),
-    sin: s.initializer('/rotary/sin_cache', { dtype: 'float32', dims: [positions, half], data: sin }),
+    cos: cache('/rotary/cos_cache', cos),
+    sin: cache('/rotary/sin_cache', sin),
   };
 }
 

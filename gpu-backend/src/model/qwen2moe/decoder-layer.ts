@@ -12,7 +12,7 @@ import type { ModelWeights } from './weights.ts';
  * One Qwen2MoE decoder layer over flattened tokens [N,H]:
  *
  *   h -> RMSNorm -> attention -> + h -> h'
- *   h' -> RMSNorm -> x -> x @ [router; shared_expert_gate]^T (one fp32 Gemm) -> router logits, shared gate logit
+ *   h' -> RMSNorm -> x -> x @ [router; shared_expert_gate]^T (one Gemm) -> router logits, shared gate logit
  *                     router logits -> router kernel -> selected, weights
  *                     x -> shared expert (sigmoid-gated) -> base
  *                     x, base -> routed experts (`moe`: If per expert, QMoE, or dense) -> + h' -> out
@@ -45,7 +45,7 @@ export type LayerRouter = { kind: 'kernel'; emit: EmitRouter } | { kind: 'top_k'
 
 export interface DecoderLayerOutputs {
   stream: ResidualStream;
-  /** float32 [N, E], 1 where selected. */
+  /** [N, E], 1 where selected: fp32 from the kernel, the stream's type from top_k (one type per graph). */
   selected: string;
 }
 
@@ -62,7 +62,7 @@ export function makeDecoderLayer(
   const n = layerNames(layer);
   const s = g.withPrefix(`/model/layers.${layer}`);
   const { normed: attnIn, residual: hidden } = makeResidualNorm(
-    s.withPrefix('input_layernorm'), stream, weights.float32(s, n.inputNorm), arch.rmsNormEps, opts.fusedNorms, { scope: s, name: 'input_residual' },
+    s.withPrefix('input_layernorm'), stream, weights.vector(s, n.inputNorm), arch.rmsNormEps, opts.fusedNorms, { scope: s, name: 'input_residual' },
   );
   const attnScope = s.withPrefix('attn');
   const attn = shapes.kind === 'gqa'
@@ -74,14 +74,14 @@ export function makeDecoderLayer(
         o: weights.linear(attnScope, n.o),
       }, shapes.sdpa);
   const { normed: moeIn, residual: afterAttn } = makeResidualNorm(
-    s.withPrefix('post_attention_layernorm'), { sum: hidden, add: attn }, weights.float32(s, n.postNorm), arch.rmsNormEps, opts.fusedNorms, { scope: s, name: 'attn_residual' },
+    s.withPrefix('post_attention_layernorm'), { sum: hidden, add: attn }, weights.vector(s, n.postNorm), arch.rmsNormEps, opts.fusedNorms, { scope: s, name: 'attn_residual' },
   );
   const moe = s.withPrefix('moe');
   const E = arch.numExperts;
   const hasShared = arch.sharedExpertIntermediateSize > 0;
-  // Router logits stay fp32 in every weight format: the kernel's thresholds compare probabilities.
-  // The shared expert's gate rides along as row E: one small GEMM instead of two (tiny dispatches
-  // are what a GPU decode step is made of).
+  // The router's weights stay fp32 in every weight format (its logits are in the stream's type; the
+  // kernel reads them as fp32: its thresholds compare probabilities). The shared expert's gate rides
+  // along as row E: one small GEMM instead of two (tiny dispatches are what a GPU decode step is made of).
   const gates = weights.assembled(moe, `model.layers.${layer}.mlp.gate+shared_expert_gate`, [hasShared ? E + 1 : E, arch.hiddenSize], () => {
     const gate = weights.read(n.router);
     if (!hasShared) return gate;
@@ -97,7 +97,7 @@ export function makeDecoderLayer(
   // MatMulNBitsMlpFusion folds a norm whose only readers are gate_proj and up_proj, with them and
   // SiLU, into one MatMulNBitsMlp node (4 dispatches fewer per layer; the CPU EP runs them as written).
   const sharedIn = hasShared && opts.fusedNorms
-    ? makeRmsNorm(s.withPrefix('shared_expert_norm'), afterAttn, weights.float32(s, n.postNorm), arch.rmsNormEps)
+    ? makeRmsNorm(s.withPrefix('shared_expert_norm'), afterAttn, weights.vector(s, n.postNorm), arch.rmsNormEps)
     : moeIn;
   const shared = hasShared
     ? makeSharedExpert(moe, sharedIn, {
@@ -105,7 +105,7 @@ export function makeDecoderLayer(
         up: weights.linear(moe, n.shared('up_proj')),
         down: weights.linear(moe, n.shared('down_proj')),
       }, sharedGate)
-    : moe.node('Mul', [moeIn, moe.constF32(0)], undefined, { name: 'zeros' });
+    : moe.node('Sub', [moeIn, moeIn], undefined, { name: 'zeros' });
   const done = (moeOut: string, selected: string): DecoderLayerOutputs => ({
     selected,
     stream: opts.fusedNorms ? { sum: afterAttn, add: moeOut } : { sum: s.node('Add', [afterAttn, moeOut], undefined, { name: 'moe_residual' }) },
@@ -115,7 +115,8 @@ export function makeDecoderLayer(
     const { out, selected } = makeTopKQmoe(moe, { arch, layer, weights, x: moeIn, logits, base: shared, k: router.k });
     return done(out, selected);
   }
-  const { selected, weights: routeWeights } = router.emit(moe.withPrefix('router'), layer, logits);
+  const logits32 = weights.activations === 'float32' ? logits : moe.node('Cast', [logits], { to: 1 }, { name: 'router/LogitsToFloat' });
+  const { selected, weights: routeWeights } = router.emit(moe.withPrefix('router'), layer, logits32);
   const moeOut = opts.moe !== 'sparse'
     ? makeStackedMoe(moe, opts.moe, { arch, layer, weights, x: moeIn, routeWeights, base: shared, maxTopK: opts.maxTopK })
     : makeSparseMoe(moe, {

@@ -31,8 +31,6 @@ export interface Qwen2MoeGraphOptions {
   router: ((g: GraphBuilder) => EmitRouter) | 'top_k';
   /** Residual Adds fused into the norms (SkipSimplifiedLayerNormalization; GPU graphs). */
   fusedNorms?: boolean;
-  /** KV cache element type on the graph boundary. */
-  kvDtype?: 'float32';
   /** See SparseMoeInputs.skippedExpertRows: 1 for WebGPU graphs. */
   skippedExpertRows?: 0 | 1;
   /** The routed experts' formulation (default sparse, the CPU's). */
@@ -47,6 +45,9 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
   const { arch, weights } = opts;
   const { numLayers: L, numExperts: E, numKvHeads, headDim } = arch;
   const gqa = opts.attention === 'gqa';
+  // The KV cache has the stream's type (fp16 in GPU graphs: half the cache, and what GQA reads).
+  const act = weights.activations;
+  if (act === 'float16' && !gqa) throw new Error('fp16 activations need GroupQueryAttention graphs');
   g.input(GRAPH_INPUTS.inputIds, 'int64', ['batch', 'seq']);
   if (gqa) {
     g.input(GRAPH_INPUTS.seqlensK, 'int32', ['batch']);
@@ -57,8 +58,8 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
   }
   g.input(GRAPH_INPUTS.lastIndex, 'int64', ['batch']);
   for (let l = 0; l < L; l++) {
-    g.input(GRAPH_INPUTS.pastKey(l), 'float32', ['batch', numKvHeads, 'past', headDim]);
-    g.input(GRAPH_INPUTS.pastValue(l), 'float32', ['batch', numKvHeads, 'past', headDim]);
+    g.input(GRAPH_INPUTS.pastKey(l), act, ['batch', numKvHeads, 'past', headDim]);
+    g.input(GRAPH_INPUTS.pastValue(l), act, ['batch', numKvHeads, 'past', headDim]);
   }
   const router: LayerRouter = opts.router === 'top_k' ? { kind: 'top_k', k: arch.numExpertsPerTok } : { kind: 'kernel', emit: opts.router(g) };
   const fusedNorms = opts.fusedNorms ?? false;
@@ -67,7 +68,7 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
   const flatIds = m.node('Reshape', [GRAPH_INPUTS.inputIds, m.constI64([-1])], undefined, { name: 'embed_tokens/FlatIds' });
   let stream: ResidualStream = { sum: weights.embed(m.withPrefix('embed_tokens'), embedName, flatIds) };
   const shapes = gqa
-    ? { kind: 'gqa' as const, gqa: makeGqaShapes(m, arch) }
+    ? { kind: 'gqa' as const, gqa: makeGqaShapes(m, arch, act === 'float16') }
     : { kind: 'sdpa' as const, sdpa: makeAttentionShapes(m, arch, makeRotaryCache(m, GRAPH_INPUTS.positionIds, headDim, arch.ropeTheta)) };
 
   // Per layer, the selection mask [N,E]. It stays float until the end: WebGPU has no 8-bit types, so
@@ -81,19 +82,21 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
     selections.push(out.selected);
   }
 
-  const finalNorm = weights.float32(m, finalNormName);
+  const finalNorm = weights.vector(m, finalNormName);
   const lastOf = (x: string) => m.node('Gather', [x, GRAPH_INPUTS.lastIndex], { axis: 0 }, { name: 'LastPositions' });
   // A pending residual Add rides in the final norm (over every token: one node, and cheap next to a layer).
   const normed = stream.add
     ? lastOf(makeResidualNorm(m.withPrefix('norm'), stream, finalNorm, arch.rmsNormEps, fusedNorms, { scope: m, name: 'final_residual' }).normed)
     : makeRmsNorm(m.withPrefix('norm'), lastOf(stream.sum), finalNorm, arch.rmsNormEps);
-  const logits = weights.linear(g.withPrefix('/lm_head'), lmHeadName).apply(g.withPrefix('/lm_head'), normed);
+  const head = weights.linear(g.withPrefix('/lm_head'), lmHeadName).apply(g.withPrefix('/lm_head'), normed);
+  // Logits leave the graph as fp32 (host sampling reads them); the greedy ids come from the same values.
+  const logits = act === 'float32' ? head : g.node('Cast', [head], { to: 1 }, { name: '/lm_head/ToFloat' });
   g.output(GRAPH_OUTPUTS.logits, 'float32', ['batch', arch.vocabSize], logits);
   // Greedy rows need only this: a [B, V] download per step costs more than the step at large B on WebGPU.
   g.output(GRAPH_OUTPUTS.greedyIds, 'int64', ['batch'], makeGreedyIds(g.withPrefix('/lm_head/greedy'), logits, arch.vocabSize));
   for (let l = 0; l < L; l++) {
-    g.output(GRAPH_OUTPUTS.presentKey(l), 'float32', ['batch', numKvHeads, 'total', headDim]);
-    g.output(GRAPH_OUTPUTS.presentValue(l), 'float32', ['batch', numKvHeads, 'total', headDim]);
+    g.output(GRAPH_OUTPUTS.presentKey(l), act, ['batch', numKvHeads, 'total', headDim]);
+    g.output(GRAPH_OUTPUTS.presentValue(l), act, ['batch', numKvHeads, 'total', headDim]);
   }
   // [N, L*E] laid out token-major, reshaped to [B, S, L, E].
   const em = g.withPrefix('/model/expert_mask');

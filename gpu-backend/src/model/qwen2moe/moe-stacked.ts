@@ -31,7 +31,7 @@ export interface StackedMoeInputs {
   arch: Architecture;
   layer: number;
   weights: ModelWeights;
-  /** Normalized hidden states [N,H] fp32. */
+  /** Normalized hidden states [N,H] in the stream's type. */
   x: string;
   /** The router kernel's gate weights [N,E] fp32 (0 where not selected). */
   routeWeights: string;
@@ -77,36 +77,48 @@ function qmoeExperts(s: GraphScope, inp: Pick<StackedMoeInputs, 'arch' | 'layer'
   return { fc1, fc2 };
 }
 
-/** QMoE's inputs in the activations' type its scales fix (fp16 on WebGPU, fp32 on the CPU). */
+/** ONNX element type codes of the two activation types. */
+const TYPE_CODE = { float32: 1, float16: 10 } as const;
+type Act = keyof typeof TYPE_CODE;
+
+/** `v` (of type `from`) as `to`: a Cast only where they differ. */
+function castTo(s: GraphScope, v: string, from: Act, to: Act, name: string): string {
+  return from === to ? v : s.node('Cast', [v], { to: TYPE_CODE[to] }, { name });
+}
+
+/** QMoE's inputs in the type its scales fix (fp16 on WebGPU, fp32 on the CPU). */
 interface QmoeCall {
   s: GraphScope;
   fc1: QmoeWeights;
   fc2: QmoeWeights;
-  half: boolean;
+  /** QMoE's type, and the stream's. */
+  type: Act;
+  act: Act;
   x: string;
   logits: string;
 }
 
-function prepareQmoe(s: GraphScope, inp: Pick<StackedMoeInputs, 'arch' | 'layer' | 'weights' | 'x'>, logits: string): QmoeCall {
+/** `logits` are of type `logitsType` (the router kernel's weights are fp32, the raw logits the stream's). */
+function prepareQmoe(s: GraphScope, inp: Pick<StackedMoeInputs, 'arch' | 'layer' | 'weights' | 'x'>, logits: string, logitsType: Act): QmoeCall {
   const { fc1, fc2 } = qmoeExperts(s, inp);
-  const half = fc1.scaleType === 'float16';
-  const toT = (v: string, name: string) => (half ? s.node('Cast', [v], { to: 10 }, { name }) : v);
-  return { s, fc1, fc2, half, x: toT(inp.x, 'InputToHalf'), logits: toT(logits, 'LogitsToHalf') };
+  const type = fc1.scaleType;
+  const act = inp.weights.activations;
+  return { s, fc1, fc2, type, act, x: castTo(s, inp.x, act, type, 'InputToHalf'), logits: castTo(s, logits, logitsType, type, 'LogitsToHalf') };
 }
 
-/** base + QMoE(x, logits) back in fp32, times `mass` per token where the weights must not stay normalized. */
+/** base + QMoE(x, logits) in the stream's type, times `mass` (of the stream's type) per token where the weights must not stay normalized. */
 function runQmoe(c: QmoeCall, k: number, mass: string | null, base: string): string {
   const { s, fc1, fc2 } = c;
   const y = s.node('QMoE', [c.x, c.logits, fc1.weights, fc1.scales, '', fc2.weights, fc2.scales], {
     k, activation_type: 'swiglu', swiglu_fusion: 1, expert_weight_bits: fc1.bits, block_size: fc1.blockSize, normalize_routing_weights: 0,
   }, { domain: 'com.microsoft', name: 'QMoE' });
-  const yF = c.half ? s.node('Cast', [y], { to: 1 }, { name: 'OutputToFloat' }) : y;
-  const routed = mass ? s.node('Mul', [yF, mass], undefined, { name: 'Unnormalize' }) : yF;
+  const yA = castTo(s, y, c.type, c.act, 'OutputToFloat');
+  const routed = mass ? s.node('Mul', [yA, mass], undefined, { name: 'Unnormalize' }) : yA;
   return s.node('Add', [base, routed], undefined, { name: 'PlusShared' });
 }
 
 export interface TopKQmoeInputs extends Pick<StackedMoeInputs, 'arch' | 'layer' | 'weights' | 'x' | 'base'> {
-  /** Router logits [N,E] fp32. */
+  /** Router logits [N,E] in the stream's type. */
   logits: string;
   /** Experts per token: the model's num_experts_per_tok. */
   k: number;
@@ -123,10 +135,11 @@ export interface TopKQmoeInputs extends Pick<StackedMoeInputs, 'arch' | 'layer' 
  */
 export function makeTopKQmoe(scope: GraphScope, inp: TopKQmoeInputs): { out: string; selected: string } {
   const s = scope.withPrefix('qmoe');
-  const q = prepareQmoe(s, inp, inp.logits);
+  const act = inp.weights.activations;
+  const q = prepareQmoe(s, inp, inp.logits, act);
   const [top] = s.node('TopK', [q.logits, s.constI64([inp.k])], { axis: -1, largest: 1, sorted: 1 }, { outputs: 2, name: 'TopK' });
   const kth = s.node('ReduceMin', [top], { axes: [1], keepdims: 1 }, { name: 'KthLogit' });
-  const selected = s.node('Cast', [s.node('GreaterOrEqual', [q.logits, kth])], { to: 1 }, { name: 'Selected' });
+  const selected = s.node('Cast', [s.node('GreaterOrEqual', [q.logits, kth])], { to: TYPE_CODE[act] }, { name: 'Selected' });
   let mass: string | null = null;
   if (!inp.arch.normTopkProb) {
     const p = s.node('Softmax', [inp.logits], { axis: -1 }, { name: 'RouterProbs' });
@@ -145,14 +158,14 @@ export function makeStackedMoe(scope: GraphScope, kind: StackedMoe, inp: Stacked
     // Unselected experts (weight 0) get log(MIN_WEIGHT), far below any selected one's.
     const logits = s.node('Log', [s.node('Max', [inp.routeWeights, s.constF32(MIN_WEIGHT)])], undefined, { name: 'SelectedLogits' });
     const mass = s.node('ReduceSum', [inp.routeWeights, s.constI64([1])], { keepdims: 1 }, { name: 'SelectedMass' });
-    return runQmoe(prepareQmoe(s, inp, logits), inp.maxTopK, mass, inp.base);
+    const act = weights.activations;
+    return runQmoe(prepareQmoe(s, inp, logits, 'float32'), inp.maxTopK, castTo(s, mass, 'float32', act, 'MassToHalf'), inp.base);
   }
 
-  // fp16 through the block on GPUs: MatMulNBits takes its subgroup-matrix (tensor core) kernel at
-  // large M only with fp16 activations, and the dense graph runs exactly the large batches.
-  const half = weights.halfProducts;
-  const toHalf = (v: string, name: string) => (half ? s.node('Cast', [v], { to: 10 }, { name }) : v);
-  const gateUp = weights.assembled(s, GATE_UP_KEY(layer), [E * 2 * I, H], gateUpRows(weights, arch, layer), { experts: true, half });
+  // In the stream's type: fp16 on GPUs, where MatMulNBits takes its subgroup-matrix (tensor core)
+  // kernel at large M only with fp16 activations, and the dense graph runs exactly the large batches.
+  const act = weights.activations;
+  const gateUp = weights.assembled(s, GATE_UP_KEY(layer), [E * 2 * I, H], gateUpRows(weights, arch, layer), { experts: true });
   // down_proj of every expert side by side: [H, E*I].
   const down = weights.assembled(s, `model.layers.${layer}.mlp.experts.down.dense`, [H, E * I], () => {
     const out = new Float32Array(H * E * I);
@@ -161,12 +174,11 @@ export function makeStackedMoe(scope: GraphScope, kind: StackedMoe, inp: Stacked
       for (let h = 0; h < H; h++) out.set(d.subarray(h * I, (h + 1) * I), (h * E + e) * I);
     }
     return out;
-  }, { half });
-  const gu = s.node('Reshape', [gateUp.apply(s.withPrefix('gate_up'), toHalf(inp.x, 'InputToHalf')), s.constI64([0, E, I, 2])], undefined, { name: 'PerExpert' });
+  });
+  const gu = s.node('Reshape', [gateUp.apply(s.withPrefix('gate_up'), inp.x), s.constI64([0, E, I, 2])], undefined, { name: 'PerExpert' });
   const [g, u] = s.node('Split', [gu, s.constI64([1, 1])], { axis: 3 }, { outputs: 2, name: 'GateUp' });
-  const act = s.node('Mul', [s.node('Mul', [g, s.node('Sigmoid', [g])], undefined, { name: 'SiLU' }), u], undefined, { name: 'GateTimesUp' });
-  const w = s.node('Reshape', [toHalf(inp.routeWeights, 'WeightsToHalf'), s.constI64([0, E, 1, 1])], undefined, { name: 'WeightPerExpert' });
-  const weighted = s.node('Reshape', [s.node('Mul', [act, w], undefined, { name: 'Weighted' }), s.constI64([0, E * I])], undefined, { name: 'Flatten' });
-  const y = down.apply(s.withPrefix('down'), weighted);
-  return s.node('Add', [inp.base, half ? s.node('Cast', [y], { to: 1 }, { name: 'OutputToFloat' }) : y], undefined, { name: 'PlusShared' });
+  const swiglu = s.node('Mul', [s.node('Mul', [g, s.node('Sigmoid', [g])], undefined, { name: 'SiLU' }), u], undefined, { name: 'GateTimesUp' });
+  const w = s.node('Reshape', [castTo(s, inp.routeWeights, 'float32', act, 'WeightsToHalf'), s.constI64([0, E, 1, 1])], undefined, { name: 'WeightPerExpert' });
+  const weighted = s.node('Reshape', [s.node('Mul', [swiglu, w], undefined, { name: 'Weighted' }), s.constI64([0, E * I])], undefined, { name: 'Flatten' });
+  return s.node('Add', [inp.base, down.apply(s.withPrefix('down'), weighted)], undefined, { name: 'PlusShared' });
 }

@@ -36,21 +36,23 @@ export interface ModelWeights {
    * the router fused with the shared-expert gate), stored under `key` in the model's format, or in
    * fp32 with `float32`. `build` runs at most once per key, however many graphs use it. `experts`
    * marks stacked expert weights, which a QMoE graph may view through qmoe() too; `bias` is an fp32
-   * vector (from float32()) added to the product. `half`: the product takes and returns fp16, for
-   * blocks that cast once around several products (only where `halfProducts`).
+   * vector (from float32()) added to the product.
    */
-  assembled(owner: GraphScope, key: string, shape: [number, number], build: () => Float32Array, opts?: { float32?: boolean; experts?: boolean; bias?: string; half?: boolean }): Linear;
+  assembled(owner: GraphScope, key: string, shape: [number, number], build: () => Float32Array, opts?: { float32?: boolean; experts?: boolean; bias?: string }): Linear;
   /**
-   * Whether this graph may run products in fp16 (GPU EPs). On WebGPU, MatMulNBits with fp16
-   * activations can take the subgroup-matrix (tensor core) kernel at large M; with fp32 it cannot.
+   * The residual stream's type, which every Linear takes and returns: float32 (CPU graphs), or
+   * float16 (GPU graphs: no casts around WebGPU's fp16 kernels, fp16 KV, and MatMulNBits' subgroup-
+   * matrix (tensor core) kernel at large M, which fp32 activations never take).
    */
-  readonly halfProducts: boolean;
+  readonly activations: 'float32' | 'float16';
+  /** An fp32 vector (norm weights) as float32() gives it, in the activations' type. */
+  vector(outer: GraphScope, name: string, build?: () => Float32Array): string;
   /** The same stored matrix as assembled(key, ...) seen as QMoE weights of `numExperts` experts; null when not quantized. */
   qmoe(owner: GraphScope, key: string, shape: [number, number], numExperts: number, build: () => Float32Array): QmoeWeights | null;
   /** A checkpoint tensor as fp32, for `assembled` builders. */
   read(name: string): Float32Array;
   /** An fp32 tensor (norm weights, biases): kept fp32 in every format; `build` assembles one that is not in the checkpoint. */
   float32(outer: GraphScope, name: string, build?: () => Float32Array): string;
-  /** The embedding table's gather for `ids`, as fp32 [..., H]. */
+  /** The embedding table's gather for `ids`, [..., H] in the activations' type. */
   embed(scope: GraphScope, name: string, ids: string): string;
 }
