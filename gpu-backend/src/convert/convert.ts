@@ -27,7 +27,6 @@ export const DATA_FILE = 'model.onnx.data';
  * 132 ms; whole decode steps on an H100 (bench: step-probe) were even at 8-32 rows and dense ahead at 128.
  */
 export const DEFAULT_DENSE_MIN_TOKENS = 64;
-export const DEFAULT_DENSE_DOWN_GROUPS = 1;
 
 /**
  * The graphs a model directory gets per execution provider. cpu: If-gated sparse experts (Ban's
@@ -84,8 +83,6 @@ export interface ConvertOptions {
    * CPU graphs are always float32.
    */
   activations?: 'float16' | 'float32';
-  /** The dense graph's down projection in this many expert groups (default DEFAULT_DENSE_DOWN_GROUPS). */
-  denseDownGroups?: number;
 }
 
 export interface ConvertResult {
@@ -137,7 +134,6 @@ export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
         buildQwen2MoeGraph(g, {
           arch, weights, router: p.router === 'top_k' ? 'top_k' : routerFor({ numLayers: arch.numLayers, numExperts: arch.numExperts }),
           skippedExpertRows: ep === 'webgpu' ? 1 : 0, moe: p.moe, attention: p.attention, maxTopK, fusedNorms,
-          denseDownGroups: opts.denseDownGroups ?? DEFAULT_DENSE_DOWN_GROUPS,
         });
         graphs.push({ plan: p, bytes: g.toModelBytes({ opsetVersion: 17 }), nodes: g.countNodes('') });
       }

@@ -138,16 +138,3 @@ it('a GroupQueryAttention past longer than its tokens (KV capacity) gives the sa
   const la = a[GRAPH_OUTPUTS.logits].data as Float32Array;
   expect(maxDiff(b[GRAPH_OUTPUTS.logits].data as Float32Array, la)).toBeLessThan(1e-4 * maxAbs(la));
 });
-
-it('the dense graph with its down projection in expert groups computes what it computes in one product', async () => {
-  const tiny = await getTinyModel();
-  const one = join(out, 'webgpu-int4-down1');
-  const four = join(out, 'webgpu-int4-down4');
-  convertCheckpoint({ src: tiny.checkpointDir, out: one, dtype: 'int4', maxTopK: 8, ep: 'webgpu', accuracyLevel: 0 });
-  convertCheckpoint({ src: tiny.checkpointDir, out: four, dtype: 'int4', maxTopK: 8, ep: 'webgpu', accuracyLevel: 0, denseDownGroups: 4 });
-  const a = await run(one, THROUGHPUT_GRAPH_FILE, manifestOf(one));
-  const b = await run(four, THROUGHPUT_GRAPH_FILE, manifestOf(four));
-  expect(maxDiff(b.logits, a.logits)).toBeLessThan(1e-3 * maxAbs(a.logits));
-  expect(b.mask).toEqual(a.mask);
-  expect(() => convertCheckpoint({ src: tiny.checkpointDir, out: join(out, 'bad-groups'), dtype: 'int4', ep: 'webgpu', denseDownGroups: 3 })).toThrow(/must divide/);
-});

@@ -32,8 +32,6 @@ export interface LayerOptions {
   maxTopK: number;
   /** Residual Adds fused into the norms (GPU graphs: fewer dispatches). */
   fusedNorms: boolean;
-  /** See StackedMoeInputs.downGroups. */
-  denseDownGroups?: number;
 }
 
 /** Emits the Pick & Ban router for one layer (gpu-backend/src/model/router). */
@@ -120,7 +118,7 @@ export function makeDecoderLayer(
   const logits32 = weights.activations === 'float32' ? logits : moe.node('Cast', [logits], { to: 1 }, { name: 'router/LogitsToFloat' });
   const { selected, weights: routeWeights } = router.emit(moe.withPrefix('router'), layer, logits32);
   const moeOut = opts.moe !== 'sparse'
-    ? makeStackedMoe(moe, opts.moe, { arch, layer, weights, x: moeIn, routeWeights, base: shared, maxTopK: opts.maxTopK, downGroups: opts.denseDownGroups })
+    ? makeStackedMoe(moe, opts.moe, { arch, layer, weights, x: moeIn, routeWeights, base: shared, maxTopK: opts.maxTopK })
     : makeSparseMoe(moe, {
         x: moeIn, selected, weights: routeWeights, base: shared, numExperts: E, hiddenSize: arch.hiddenSize, skippedExpertRows: opts.skippedExpertRows,
         // Expert weights are main-graph initializers that the branches read from the outer scope. ORT

@@ -39,8 +39,6 @@ export interface Qwen2MoeGraphOptions {
   maxTopK?: number;
   /** Standard-op attention with a bias (default), or GroupQueryAttention (GPU EPs). */
   attention?: AttentionKind;
-  /** The dense formulation's down projection in this many expert groups (StackedMoeInputs.downGroups). */
-  denseDownGroups?: number;
 }
 
 export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions): void {
@@ -78,7 +76,7 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
   const selections: string[] = [];
   for (let l = 0; l < L; l++) {
     const out = makeDecoderLayer(g, arch, l, stream, weights, shapes, router, {
-      moe: opts.moe ?? 'sparse', skippedExpertRows: opts.skippedExpertRows ?? 0, maxTopK: opts.maxTopK ?? arch.numExpertsPerTok, fusedNorms, denseDownGroups: opts.denseDownGroups,
+      moe: opts.moe ?? 'sparse', skippedExpertRows: opts.skippedExpertRows ?? 0, maxTopK: opts.maxTopK ?? arch.numExpertsPerTok, fusedNorms,
     });
     stream = out.stream;
     selections.push(out.selected);

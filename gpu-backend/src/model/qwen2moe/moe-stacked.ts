@@ -39,8 +39,6 @@ export interface StackedMoeInputs {
   base: string;
   /** QMoE's k: the largest top_k a request may use. */
   maxTopK: number;
-  /** Dense formulation: the down projection as this many products over groups of experts (default 1). */
-  downGroups?: number;
 }
 
 /** gate_proj and up_proj of every expert, rows interleaved: [E*2I, H]. */
@@ -168,26 +166,19 @@ export function makeStackedMoe(scope: GraphScope, kind: StackedMoe, inp: Stacked
   // kernel at large M only with fp16 activations, and the dense graph runs exactly the large batches.
   const act = weights.activations;
   const gateUp = weights.assembled(s, GATE_UP_KEY(layer), [E * 2 * I, H], gateUpRows(weights, arch, layer), { experts: true });
-  // down_proj of experts [e0, e1) side by side: [H, (e1-e0)*I]. Groups > 1 split the product's long K
-  // (E*I) into independent products: at N = H it has few output tiles to spread over the GPU.
-  const G = inp.downGroups ?? 1;
-  if (E % G !== 0) throw new Error(`downGroups ${G} must divide the ${E} experts`);
-  const per = E / G;
-  const downs = Array.from({ length: G }, (_, g) => weights.assembled(s, `model.layers.${layer}.mlp.experts.down.dense${G === 1 ? '' : `.${g}of${G}`}`, [H, per * I], () => {
-    const out = new Float32Array(H * per * I);
-    for (let j = 0; j < per; j++) {
-      const d = weights.read(n.expert(g * per + j, 'down_proj'));
-      for (let h = 0; h < H; h++) out.set(d.subarray(h * I, (h + 1) * I), (h * per + j) * I);
+  // down_proj of every expert side by side: [H, E*I].
+  const down = weights.assembled(s, `model.layers.${layer}.mlp.experts.down.dense`, [H, E * I], () => {
+    const out = new Float32Array(H * E * I);
+    for (let e = 0; e < E; e++) {
+      const d = weights.read(n.expert(e, 'down_proj'));
+      for (let h = 0; h < H; h++) out.set(d.subarray(h * I, (h + 1) * I), (h * E + e) * I);
     }
     return out;
-  }));
+  });
   const gu = s.node('Reshape', [gateUp.apply(s.withPrefix('gate_up'), inp.x), s.constI64([0, E, I, 2])], undefined, { name: 'PerExpert' });
   const [g, u] = s.node('Split', [gu, s.constI64([1, 1])], { axis: 3 }, { outputs: 2, name: 'GateUp' });
   const swiglu = s.node('Mul', [s.node('Mul', [g, s.node('Sigmoid', [g])], undefined, { name: 'SiLU' }), u], undefined, { name: 'GateTimesUp' });
   const w = s.node('Reshape', [castTo(s, inp.routeWeights, 'float32', act, 'WeightsToHalf'), s.constI64([0, E, 1, 1])], undefined, { name: 'WeightPerExpert' });
   const weighted = s.node('Reshape', [s.node('Mul', [swiglu, w], undefined, { name: 'Weighted' }), s.constI64([0, E * I])], undefined, { name: 'Flatten' });
-  if (G === 1) return s.node('Add', [inp.base, downs[0].apply(s.withPrefix('down'), weighted)], undefined, { name: 'PlusShared' });
-  const parts = s.node('Split', [weighted, s.constI64(Array(G).fill(per * I))], { axis: 1 }, { outputs: G, name: 'DownGroups' });
-  const ys = downs.map((d, i) => d.apply(s.withPrefix(`down_${i}`), parts[i]));
-  return s.node('Sum', [inp.base, ...ys], undefined, { name: 'PlusShared' });
+  return s.node('Add', [inp.base, down.apply(s.withPrefix('down'), weighted)], undefined, { name: 'PlusShared' });
 }
