@@ -162,8 +162,8 @@ export function makeStackedMoe(scope: GraphScope, kind: StackedMoe, inp: Stacked
     return runQmoe(prepareQmoe(s, inp, logits, 'float32'), inp.maxTopK, castTo(s, mass, 'float32', act, 'MassToHalf'), inp.base);
   }
 
-  // In the stream's type: fp16 on GPUs, where MatMulNBits takes its subgroup-matrix (tensor core)
-  // kernel at large M only with fp16 activations, and the dense graph runs exactly the large batches.
+  // In the stream's type: fp16 on GPUs, where these products ran as MatMulNBits' subgroup-matrix
+  // kernel at 256 rows (H100: 97 ms per 4 layers against 118 ms for fp32 activations).
   const act = weights.activations;
   const gateUp = weights.assembled(s, GATE_UP_KEY(layer), [E * 2 * I, H], gateUpRows(weights, arch, layer), { experts: true });
   // down_proj of every expert side by side: [H, E*I].

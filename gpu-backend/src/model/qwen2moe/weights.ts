@@ -41,8 +41,8 @@ export interface ModelWeights {
   assembled(owner: GraphScope, key: string, shape: [number, number], build: () => Float32Array, opts?: { float32?: boolean; experts?: boolean; bias?: string }): Linear;
   /**
    * The residual stream's type, which every Linear takes and returns: float32 (CPU graphs), or
-   * float16 (GPU graphs: no casts around WebGPU's fp16 kernels, fp16 KV, and MatMulNBits' subgroup-
-   * matrix (tensor core) kernel at large M, which fp32 activations never take).
+   * float16 (GPU graphs: no casts around WebGPU's fp16 kernels (QMoE is fp16 there), half the KV, and
+   * MatMulNBits ran as its subgroup-matrix kernel at 256 rows on an H100).
    */
   readonly activations: 'float32' | 'float16';
   /** An fp32 vector (norm weights) as float32() gives it, in the activations' type. */
