@@ -24,7 +24,6 @@ import { ROUTING_STRATEGIES } from '../../../shared/routing/schema.ts';
  *   route_renormalize    bool    [B]
  *   route_layer_sensitivity float32 [B, L]   W'_l for ban_and_pick (0 otherwise)
  *   route_r_range        float32 [B, 2]      R_min, R_max for ban_and_pick (0 otherwise)
- *   route_any_ban_and_pick bool []           whether any row routes ban_and_pick (graphs that support it)
  * Graphs with GroupQueryAttention (manifest graphInfo attention 'gqa', GPU EPs) take instead of
  * attention_bias: every row computes S tokens (no padding), row b's past is positions [0, p_b) of
  * past_*, and present_* holds row b's p_b + S positions at [0, p_b + S):
@@ -55,7 +54,6 @@ export const GRAPH_INPUTS = {
   routeRenormalize: 'route_renormalize',
   routeLayerSensitivity: 'route_layer_sensitivity',
   routeRRange: 'route_r_range',
-  routeAnyBanAndPick: 'route_any_ban_and_pick',
   seqlensK: 'seqlens_k',
   totalSequenceLength: 'total_sequence_length',
 } as const;

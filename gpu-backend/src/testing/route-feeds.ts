@@ -37,7 +37,6 @@ export function routeFeeds(arch: Architecture, rows: RowRouting[], inputNames: r
     [GRAPH_INPUTS.routeRenormalize]: new ort.Tensor('bool', Uint8Array.from(rows, (r) => (r.renormalize ? 1 : 0)), [B]),
     [GRAPH_INPUTS.routeLayerSensitivity]: new ort.Tensor('float32', sens, [B, L]),
     [GRAPH_INPUTS.routeRRange]: new ort.Tensor('float32', rRange, [B, 2]),
-    [GRAPH_INPUTS.routeAnyBanAndPick]: new ort.Tensor('bool', Uint8Array.of(rows.some((r) => r.strategy === 'ban_and_pick') ? 1 : 0), []),
   };
   return Object.fromEntries(Object.entries(all).filter(([name]) => inputNames.includes(name)));
 }

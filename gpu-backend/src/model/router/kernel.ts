@@ -4,7 +4,7 @@ import type { RouterParams } from './params.ts';
 /**
  * The Pick & Ban router kernel of one MoE layer: only elementwise ops, reductions and MatMul (no
  * TopK / CumSum / ScatterElements), no per-token loop, no host round trip. 20 nodes per layer,
- * 21 when the graph supports ban_and_pick (an If whose branch adds 9 more in steps with such a row).
+ * 29 when the graph supports ban_and_pick.
  *
  *   logits [N,E] ─Softmax─> p ──┬──────────────────────────────────────────────┐
  *                               ├─ pj=[N,1,E], pi=[N,E,1]                       │
@@ -23,7 +23,7 @@ import type { RouterParams } from './params.ts';
  * The walks are prefix-monotone, so "taken while fewer than K are taken and the mass before it is
  * < τ" is the same as comparing each expert's rank and mass-before with the row's thresholds.
  *
- * ban_and_pick (only rows whose strategy is 4; zero for the rest; only run when route_any_ban_and_pick):
+ * ban_and_pick (only rows whose strategy is 4; zero for the rest):
  *   R = top-3 mass / top-K mass = (p @ [rank<3, rank<K]) ratio; T' = Clip(offset − scale·R, 0, 1);
  *   channel 2's threshold += c·T', so rank < x − ½ with x = K_min + c·W'_l + c·T' (+ ½ folded in).
  */
@@ -69,12 +69,7 @@ export function makeRouter(g: GraphScope, opts: RouterOptions): RouterOutputs {
   const cols = s.node('Mul', [s.node('Gather', [params.colBase, layer], { axis: 1 }, { name: 'ColBase' }), massWeights]);
   const ranks = s.node('MatMul', [prec, cols], undefined, { name: 'RanksAndMass' });
   let thresholds = s.node('Gather', [params.thresholds, layer], { axis: 1 }, { name: 'Thresholds' });
-  if (params.withBanAndPick) {
-    // Only in steps with a ban_and_pick row (a host scalar): the others skip its 9 nodes per layer.
-    const shifted = s.subgraph('ban_and_pick', (b) => b.node('Add', [thresholds, banAndPickShift(b, g, ranks, pj, params)]));
-    const plain = s.subgraph('no_ban_and_pick', () => thresholds);
-    thresholds = s.node('If', [params.anyBanAndPick!], { then_branch: shifted, else_branch: plain }, { name: 'BanAndPickIf' });
-  }
+  if (params.withBanAndPick) thresholds = s.node('Add', [thresholds, banAndPickShift(s.withPrefix('ban_and_pick'), g, ranks, pj, params)]);
 
   // Weighted vote 2·F0 + 2·F1 + F2 + F3 − 4·F4 (F4 always holds): ≥ 1 exactly when F0 ∧ F1 ∧ (F2 ∨ F3).
   // Where + ReduceSum rather than MatMul by a [5] vector: ORT's CPU MatMul takes a slow per-row path there.

@@ -49,6 +49,5 @@ export function packRouterInputs(rows: readonly ResolvedRouting[], limits: Route
     [I.routeRenormalize]: new ort.Tensor('bool', renormalize, [B]),
     [I.routeLayerSensitivity]: new ort.Tensor('float32', layerSensitivity, [B, L]),
     [I.routeRRange]: new ort.Tensor('float32', rRange, [B, 2]),
-    [I.routeAnyBanAndPick]: new ort.Tensor('bool', Uint8Array.of(rows.some((r) => r.strategy === 'ban_and_pick') ? 1 : 0), []),
   };
 }

@@ -48,8 +48,6 @@ export interface RouterParams {
   massChannels: string;
   /** bool [N, 1]. */
   renormalize: string;
-  /** ban_and_pick only: bool [] (a host scalar), whether any row of the step routes ban_and_pick. */
-  anyBanAndPick?: string;
   /** ban_and_pick only, each [N, 1, 5] on channels 2/3: rank bounds for R, R's weights, T' offset, c. */
   rankBounds?: string;
   rWeights?: string;
@@ -136,29 +134,17 @@ export function makeRouterParams(g: GraphScope, opts: RouterParamsOptions): Rout
   };
   if (!params.withBanAndPick) return params;
 
-  // ban_and_pick's extra tensors, computed only in steps with such a row: the host says so in
-  // route_any_ban_and_pick (a CPU scalar, so the If reads no GPU value), and the layers skip their
-  // shift under the same condition (kernel.ts). The else branch gives unread placeholders.
-  params.anyBanAndPick = g.input(I.routeAnyBanAndPick, 'bool', []);
-  const then = s.subgraph('ban_and_pick', (b) => {
-    // T' = clamp(offset − scale·R, 0, 1); a degenerate range gives scale 0, offset 1 (T' = 1).
-    const bmul = (x: string, y: string) => b.node('Mul', [x, y]);
-    const rMin = b.node('Gather', [rRange, g.constI64(0)], { axis: 1 });
-    const rMax = b.node('Gather', [rRange, g.constI64(1)], { axis: 1 });
-    const span = b.node('Sub', [rMax, rMin]);
-    const degenerate = b.node('Less', [span, f(DEGENERATE_R_RANGE)]);
-    const scale = b.node('Where', [degenerate, f(0), b.node('Div', [f(1), b.node('Max', [span, f(DEGENERATE_R_RANGE)])])]);
-    const offset = b.node('Where', [degenerate, f(1), bmul(rMax, scale)]);
-    const row5 = (x: string, ...cs: number[]) => bmul(b.node('Unsqueeze', [x, g.constI64([1, 2])]), e(...cs)); // [B] -> [B, 1, 5]
-    const tokens = (x: string, name: string) => b.node('Gather', [x, tokenRow], { axis: 0 }, { name: `PerToken_${name}` });
-    return [
-      tokens(b.node('Add', [row5(K, 3), f([BIG, BIG, 3, 0, BIG])]), 'rankBounds'),
-      tokens(b.node('Add', [row5(b.node('Neg', [scale]), 2), e(3)]), 'rWeights'),
-      tokens(row5(offset, 2), 'tOffset'),
-      tokens(row5(bmul(slope, isBaP), 2), 'kSlope'),
-    ];
-  });
-  const unread = s.subgraph('no_ban_and_pick', (b) => [0, 1, 2, 3].map(() => b.node('Identity', [f(0)])));
-  [params.rankBounds, params.rWeights, params.tOffset, params.kSlope] = s.node('If', [params.anyBanAndPick], { then_branch: then, else_branch: unread }, { name: 'BanAndPickIf', outputs: 4 });
+  // T' = clamp(offset − scale·R, 0, 1); a degenerate range gives scale 0, offset 1 (T' = 1).
+  const rMin = s.node('Gather', [rRange, g.constI64(0)], { axis: 1 });
+  const rMax = s.node('Gather', [rRange, g.constI64(1)], { axis: 1 });
+  const span = sub(rMax, rMin);
+  const degenerate = s.node('Less', [span, f(DEGENERATE_R_RANGE)]);
+  const scale = s.node('Where', [degenerate, f(0), s.node('Div', [f(1), s.node('Max', [span, f(DEGENERATE_R_RANGE)])])]);
+  const offset = s.node('Where', [degenerate, f(1), mul(rMax, scale)]);
+  const row5 = (x: string, ...cs: number[]) => mul(unsq(x, [1, 2]), e(...cs)); // [B] -> [B, 1, 5]
+  params.rankBounds = perToken(add(row5(K, 3), f([BIG, BIG, 3, 0, BIG])), 'rankBounds');
+  params.rWeights = perToken(add(row5(s.node('Neg', [scale]), 2), e(3)), 'rWeights');
+  params.tOffset = perToken(row5(offset, 2), 'tOffset');
+  params.kSlope = perToken(row5(mul(slope, isBaP), 2), 'kSlope');
   return params;
 }
