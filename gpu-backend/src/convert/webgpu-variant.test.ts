@@ -14,11 +14,12 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 const manifestOf = (dir: string): Manifest => ManifestSchema.parse(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
 
-/** Three rows with different routing in one batch: the GPU formulations must honour each row's. */
+/** Rows of every strategy in one batch: the GPU formulations must honour each row's. */
 const ROWS: RowRouting[] = [
   { strategy: 'ban', topK: 4, tau: 0.3 },
   { strategy: 'top_k', topK: 2 },
   { strategy: 'pick', topK: 4, lambda: 0.5, keyExperts: { 0: [1, 2], 2: [5] } },
+  { strategy: 'ban_and_pick', topK: 4, minExperts: 2, lambda: 0.5, keyExperts: { 1: [3] }, layerSensitivity: [1, 0.5, 0.25, 0.75], rRange: [0.4, 0.9] },
 ];
 
 /**
@@ -32,7 +33,8 @@ async function run(dir: string, file: string, manifest: Manifest, rows: RowRouti
   const ep = dir.endsWith(`${sep}webgpu-${manifest.weights.dtype}`) ? GPU_GRAPH_EP : 'cpu';
   const session = await ort.InferenceSession.create(join(dir, file), { executionProviders: [ep] });
   // Rows of equal length: GroupQueryAttention graphs compute the same number of tokens per row.
-  const feeds = makeFeeds(manifest.architecture, [{ ids: [9707, 11, 1879], past: 0 }, { ids: [42, 7, 100], past: 0 }, { ids: [785, 3974, 13876], past: 0 }], [null, null, null],
+  const ids = [[9707, 11, 1879], [42, 7, 100], [785, 3974, 13876], [3838, 374, 279]].slice(0, rows.length);
+  const feeds = makeFeeds(manifest.architecture, ids.map((r) => ({ ids: r, past: 0 })), ids.map(() => null),
     routeFeeds(manifest.architecture, rows, session.inputNames), manifest.kvDtype);
   const result = await session.run(Object.fromEntries(session.inputNames.map((name) => [name, feeds[name]])));
   await session.release();
