@@ -165,15 +165,12 @@ export class StreamingWeights implements ModelWeights {
   }
 
   embed(scope: GraphScope, name: string, ids: string): string {
-    const to = this.half ? 10 : 1;
-    if (storageOf('embed', this.store.format) === 'fp32') {
-      const rows = scope.node('Gather', [this.float32(scope, name), ids], { axis: 0 });
-      return this.half ? scope.node('Cast', [rows], { to }) : rows;
-    }
-    // fp16 table, widened after the gather (fp32 graphs) so only the looked-up rows are cast.
+    // fp16 graphs and fp16 models look up an fp16 table (half the memory, and no Cast in fp16 graphs);
+    // fp32 graphs widen only the looked-up rows.
+    if (!this.half && storageOf('embed', this.store.format) === 'fp32') return scope.node('Gather', [this.float32(scope, name), ids], { axis: 0 });
     const table = this.init(this.root, name, this.store.tensor(name, () => this.store.writer.append('float16', this.store.shape(name), toFloat16(this.read(name)))));
     const rows = scope.node('Gather', [table, ids], { axis: 0 });
-    return this.half ? rows : scope.node('Cast', [rows], { to });
+    return this.half ? rows : scope.node('Cast', [rows], { to: 1 });
   }
 
   linear(owner: GraphScope, name: string, biasName?: string): Linear {
@@ -183,6 +180,7 @@ export class StreamingWeights implements ModelWeights {
   }
 
   assembled(owner: GraphScope, key: string, shape: [number, number], build: () => Float32Array, opts: { float32?: boolean; experts?: boolean; bias?: string } = {}): Linear {
+    // Stacked experts may also be seen as QMoE weights, whose scales are fp16 on WebGPU.
     return this.linearOf(owner, key, opts.float32 ? 'fp32' : this.store.format, shape[0], shape[1], build, opts.bias, Boolean(opts.experts) && this.store.qmoeScaleType === 'float16');
   }
 
@@ -203,11 +201,11 @@ export class StreamingWeights implements ModelWeights {
   }
 
   /** A product in the activations' type; `bias` is an fp32 vector name (cast once for fp16 graphs). */
-  private linearOf(owner: GraphScope, key: string, storage: WeightDtype, n: number, k: number, values: () => Float32Array, bias?: string | '', experts = false): Linear {
+  private linearOf(owner: GraphScope, key: string, storage: WeightDtype, n: number, k: number, values: () => Float32Array, bias?: string | '', halfScales = false): Linear {
     const half = this.half;
     const b = bias && half ? this.halfConst(this.root, bias) : bias;
     const withBias = (scope: GraphScope, y: string) => (b ? scope.node('Add', [y, b], undefined, { name: 'Bias' }) : y);
-    const s = this.store.matrix(key, storage, n, k, values, experts || half);
+    const s = this.store.matrix(key, storage, n, k, values, halfScales || half);
     if (s.kind === 'plain' && this.matmul) {
       const wT = this.declare(`${key}#T`, () => owner.node('Transpose', [this.init(owner, key, s.w)], { perm: [1, 0] }, { name: `${key}/Transpose` }));
       const w16 = s.w.dtype === 'float16';
