@@ -13,7 +13,7 @@ import { resolveRouting } from '../../shared/routing/resolve.ts';
 import { GRAPH_INPUTS, GRAPH_OUTPUTS, ManifestSchema, type ExecutionProvider } from '../src/model/contract.ts';
 import { packRouterInputs } from '../src/model/router/index.ts';
 import { sessionOptionsFor } from '../src/engine/runner/session.ts';
-import { KV_CAPACITY_BLOCK } from '../src/engine/runner/device-kv.ts';
+import { kvCapacity } from '../src/engine/runner/device-kv.ts';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { batches: { type: 'string', default: '1,8,32' }, past: { type: 'string', default: '128' }, runs: { type: 'string', default: '20' }, ep: { type: 'string', default: 'webgpu' }, graphs: { type: 'string' } } });
 const dir = positionals[0];
@@ -37,7 +37,7 @@ for (const file of files) {
   for (const B of values.batches!.split(',').map(Number)) {
     let P = Number(values.past);
     // As the runner: the past has room for the coming tokens, so present_* keep its size.
-    const capacity = Math.ceil((P + Number(values.runs) + 2) / KV_CAPACITY_BLOCK) * KV_CAPACITY_BLOCK;
+    const capacity = kvCapacity(P + Number(values.runs) + 2);
     const size = B * kvH * capacity * D;
     const zeros = manifest.kvDtype === 'float16' ? new Uint16Array(size) : new Float32Array(size);
     let past: ort.Tensor[] = Array.from({ length: 2 * L }, () => new ort.Tensor(manifest.kvDtype, zeros, [B, kvH, capacity, D]));

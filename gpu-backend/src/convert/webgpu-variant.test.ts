@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import onnxProto from 'onnx-proto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GRAPH_INPUTS, GRAPH_OUTPUTS, ManifestSchema, type Manifest, type WeightDtype } from '../model/contract.ts';
 import { kvTensor, kvValues, makeFeeds, rowCacheFrom } from '../testing/graph-feeds.ts';
@@ -12,6 +13,7 @@ import { convertCheckpoint, THROUGHPUT_GRAPH_FILE, TOP_K_GRAPH_FILE } from './co
 const out = mkdtempSync(join(tmpdir(), 'pickban-webgpu-variant-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
+const { onnx } = onnxProto;
 const manifestOf = (dir: string): Manifest => ManifestSchema.parse(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
 
 /** Rows of every strategy in one batch: the GPU formulations must honour each row's. */
@@ -72,6 +74,14 @@ describe(`the webgpu graphs (on the ${GPU_GRAPH_EP} EP) compute what the CPU gra
       const manifest = manifestOf(gpuDir);
       expect(manifest.graphs).toEqual({ webgpu: 'model.onnx' });
       expect(manifest.kvDtype).toBe(activations ?? 'float16');
+      // ORT's WebGPU MatMulNBitsMlpFusion folds the shared expert's norm, gate, up and SiLU into one
+      // node (4-bit weights) only when that norm's sole readers are the two projections: every GPU graph keeps it so.
+      for (const file of files) {
+        const nodes = onnx.ModelProto.decode(readFileSync(join(gpuDir, file))).graph!.node!;
+        const norm = nodes.find((n) => n.name === '/model/layers.0/shared_expert_norm/RMSNorm');
+        const readers = nodes.filter((n) => n.input!.includes(norm?.output![0] ?? '-')).map((n) => n.name!.replace(/\/[^/]+$/, ''));
+        expect(readers.sort(), file).toEqual(['/model/layers.0/moe/shared_expert/gate_proj', '/model/layers.0/moe/shared_expert/up_proj']);
+      }
       expect(manifest.graphInfo).toEqual(dtype === 'int4'
         ? { 'model.onnx': { moe: 'qmoe', attention: 'gqa' }, [THROUGHPUT_GRAPH_FILE]: { moe: 'dense', attention: 'gqa' }, [TOP_K_GRAPH_FILE]: { moe: 'qmoe', attention: 'gqa', router: 'top_k' } }
         : { 'model.onnx': { moe: 'dense', attention: 'gqa' } });

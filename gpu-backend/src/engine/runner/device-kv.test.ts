@@ -7,6 +7,9 @@ import { getTinyModel, TINY_MAX_TOP_K } from '../../testing/tiny-model.ts';
 import { createEngine, type PickBanEngine } from '../core.ts';
 import { collect, request, routing, type Collected } from '../testing.ts';
 import type { EngineLimits } from '../types.ts';
+import * as ort from 'onnxruntime-node';
+import { DeviceKv, KV_CAPACITY_BLOCK } from './device-kv.ts';
+import { SequenceKv, type KvShape } from './kv-cache.ts';
 
 /**
  * Device-resident KV (what GPU EPs use) run on the CPU EP: the runner never reads a present_* back
@@ -73,5 +76,36 @@ describe('device-resident KV', () => {
     const runs = both.engine.snapshot().graphRuns;
     expect(runs['model.topk.onnx']).toBeGreaterThan(0);
     expect(runs['model.onnx']).toBeGreaterThan(0);
+  });
+});
+
+describe('DeviceKv capacity (GroupQueryAttention pasts)', () => {
+  it('composes with room rounded up to the block, reuses the past while the tokens fit, and grows when they do not', async () => {
+    const shape: KvShape = { numLayers: 2, numKvHeads: 1, headDim: 4, dtype: 'float32' };
+    const device = new DeviceKv(shape, {});
+    const kvs = [new SequenceKv(shape, 4096), new SequenceKv(shape, 4096)];
+    // A present of T positions per row, as a step's outputs; row b holds `lengths[b]` tokens.
+    const present = (T: number) => Array.from({ length: shape.numLayers }, () => new ort.Tensor('float32', new Float32Array(kvs.length * T * 4).map((_, i) => i), [kvs.length, 1, T, 4]));
+    const step = (T: number, lengths: number[]) => device.update(kvs, present(T), present(T), { lengths });
+    step(5, [5, 3]); // a prefill: present has exactly its tokens
+
+    const first = await device.pastFor(kvs, true, 1, 1);
+    expect(first.composed).toBe(true);
+    expect(first.P).toBe(KV_CAPACITY_BLOCK); // 5 + 1 tokens, rounded up
+    // The composed past keeps each row's tokens at positions [0, length).
+    const k0 = first.keys[0].data as Float32Array;
+    expect(Array.from(k0.subarray(KV_CAPACITY_BLOCK * 4, KV_CAPACITY_BLOCK * 4 + 3 * 4))).toEqual(Array.from({ length: 12 }, (_, i) => 5 * 4 + i));
+
+    step(KV_CAPACITY_BLOCK, [6, 4]); // GQA's present keeps the past's size
+    const again = await device.pastFor(kvs, true, 1, 1);
+    expect(again.composed).toBe(false);
+    expect(again.P).toBe(KV_CAPACITY_BLOCK);
+
+    step(KV_CAPACITY_BLOCK, [KV_CAPACITY_BLOCK, 10]); // full: the next token does not fit
+    const grown = await device.pastFor(kvs, true, 1, 1);
+    expect(grown.composed).toBe(true);
+    expect(grown.P).toBe(2 * KV_CAPACITY_BLOCK);
+    for (const t of [...first.keys, ...first.values, ...grown.keys, ...grown.values]) t.dispose();
+    await device.release();
   });
 });

@@ -50,6 +50,9 @@ const positionAt = (r: Ref, i: number) => (r.positions ? r.positions[i] : i);
  */
 export const KV_CAPACITY_BLOCK = 64;
 
+/** Positions a composed past holds for `tokens`: rounded up to the block. */
+export const kvCapacity = (tokens: number): number => Math.ceil(tokens / KV_CAPACITY_BLOCK) * KV_CAPACITY_BLOCK;
+
 export class DeviceKv {
   private readonly refs = new Map<SequenceKv, Ref>();
   private readonly composers = new Map<number, ort.InferenceSession>();
@@ -125,7 +128,7 @@ export class DeviceKv {
     const B = refs.length;
     const longest = Math.max(0, ...refs.map((r) => r?.length ?? 0));
     const roomy = longest > 0 && capacityFor !== undefined;
-    const P = roomy ? Math.ceil((longest + capacityFor) / KV_CAPACITY_BLOCK) * KV_CAPACITY_BLOCK : Math.max(minPast, longest);
+    const P = roomy ? kvCapacity(longest + capacityFor) : Math.max(minPast, longest);
     const valid = new Uint8Array(B * P);
     refs.forEach((r, b) => valid.fill(1, b * P, b * P + (r?.length ?? 0)));
     if (longest === 0) {

@@ -4,7 +4,7 @@ import { layerNames } from '../../checkpoint/tensor-names.ts';
 import { makeAttention, type AttentionShapes } from './attention.ts';
 import { makeGqaAttention, type GqaShapes } from './attention-gqa.ts';
 import { makeSharedExpert, makeSparseMoe } from './moe.ts';
-import { makeStackedMoe, makeTopKQmoe } from './moe-stacked.ts';
+import { castTo, makeStackedMoe, makeTopKQmoe } from './moe-stacked.ts';
 import { makeResidualNorm, makeRmsNorm, type ResidualStream } from './norm.ts';
 import type { ModelWeights } from './weights.ts';
 
@@ -115,7 +115,7 @@ export function makeDecoderLayer(
     const { out, selected } = makeTopKQmoe(moe, { arch, layer, weights, x: moeIn, logits, base: shared, k: router.k });
     return done(out, selected);
   }
-  const logits32 = weights.activations === 'float32' ? logits : moe.node('Cast', [logits], { to: 1 }, { name: 'router/LogitsToFloat' });
+  const logits32 = castTo(moe, logits, weights.activations, 'float32', 'router/LogitsToFloat');
   const { selected, weights: routeWeights } = router.emit(moe.withPrefix('router'), layer, logits32);
   const moeOut = opts.moe !== 'sparse'
     ? makeStackedMoe(moe, opts.moe, { arch, layer, weights, x: moeIn, routeWeights, base: shared, maxTopK: opts.maxTopK })

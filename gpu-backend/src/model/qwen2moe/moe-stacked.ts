@@ -1,5 +1,5 @@
 import type { Architecture } from '../contract.ts';
-import type { GraphScope } from '../onnx/index.ts';
+import { ONNX_DTYPE_CODE, type GraphScope } from '../onnx/index.ts';
 import { layerNames } from '../../checkpoint/tensor-names.ts';
 import type { ModelWeights, QmoeWeights } from './weights.ts';
 
@@ -77,13 +77,11 @@ function qmoeExperts(s: GraphScope, inp: Pick<StackedMoeInputs, 'arch' | 'layer'
   return { fc1, fc2 };
 }
 
-/** ONNX element type codes of the two activation types. */
-const TYPE_CODE = { float32: 1, float16: 10 } as const;
-type Act = keyof typeof TYPE_CODE;
+type Act = ModelWeights['activations'];
 
 /** `v` (of type `from`) as `to`: a Cast only where they differ. */
-function castTo(s: GraphScope, v: string, from: Act, to: Act, name: string): string {
-  return from === to ? v : s.node('Cast', [v], { to: TYPE_CODE[to] }, { name });
+export function castTo(s: GraphScope, v: string, from: Act, to: Act, name: string): string {
+  return from === to ? v : s.node('Cast', [v], { to: ONNX_DTYPE_CODE[to] }, { name });
 }
 
 /** QMoE's inputs in the type its scales fix (fp16 on WebGPU, fp32 on the CPU). */
@@ -139,7 +137,7 @@ export function makeTopKQmoe(scope: GraphScope, inp: TopKQmoeInputs): { out: str
   const q = prepareQmoe(s, inp, inp.logits, act);
   const [top] = s.node('TopK', [q.logits, s.constI64([inp.k])], { axis: -1, largest: 1, sorted: 1 }, { outputs: 2, name: 'TopK' });
   const kth = s.node('ReduceMin', [top], { axes: [1], keepdims: 1 }, { name: 'KthLogit' });
-  const selected = s.node('Cast', [s.node('GreaterOrEqual', [q.logits, kth])], { to: TYPE_CODE[act] }, { name: 'Selected' });
+  const selected = s.node('Cast', [s.node('GreaterOrEqual', [q.logits, kth])], { to: ONNX_DTYPE_CODE[act] }, { name: 'Selected' });
   let mass: string | null = null;
   if (!inp.arch.normTopkProb) {
     const p = s.node('Softmax', [inp.logits], { axis: -1 }, { name: 'RouterProbs' });
