@@ -82,6 +82,21 @@ describe(`the webgpu graphs (on the ${GPU_GRAPH_EP} EP) compute what the CPU gra
         const readers = nodes.filter((n) => n.input!.includes(norm?.output![0] ?? '-')).map((n) => n.name!.replace(/\/[^/]+$/, ''));
         expect(readers.sort(), file).toEqual(['/model/layers.0/moe/shared_expert/gate_proj', '/model/layers.0/moe/shared_expert/up_proj']);
       }
+      if (dtype === 'int4') {
+        const graphOf = (file: string) => onnx.ModelProto.decode(readFileSync(join(gpuDir, file))).graph!;
+        const bytesOf = (g: ReturnType<typeof graphOf>, name: string) => JSON.stringify(g.initializer!.find((t) => t.name === name)?.externalData);
+        // The dense graph's down projection is one [N*K, I] x [I, E*H] product over QMoE's fc2 bytes.
+        const dense = graphOf(THROUGHPUT_GRAPH_FILE);
+        const qmoe = graphOf('model.onnx');
+        const down = dense.node!.find((n) => n.name === '/model/layers.0/moe/dense_experts/down/MatMulNBits')!;
+        const fc2 = qmoe.node!.find((n) => n.name === '/model/layers.0/moe/qmoe/QMoE')!.input![5];
+        expect(bytesOf(dense, down.input![1])).toBe(bytesOf(qmoe, fc2));
+        const { numExperts: E, hiddenSize: H, moeIntermediateSize: I } = manifest.architecture;
+        expect(down.attribute!.filter((a) => a.name === 'N' || a.name === 'K').map((a) => Number(a.i))).toEqual([I, E * H]);
+        // The top_k graph takes every layer's routing statistics in one top-k at the end.
+        const topK = graphOf(TOP_K_GRAPH_FILE).node!;
+        expect(topK.filter((n) => n.opType === 'GreaterOrEqual').map((n) => n.name)).toEqual(['/model/expert_mask/GreaterOrEqual']);
+      }
       expect(manifest.graphInfo).toEqual(dtype === 'int4'
         ? { 'model.onnx': { moe: 'qmoe', attention: 'gqa' }, [THROUGHPUT_GRAPH_FILE]: { moe: 'dense', attention: 'gqa' }, [TOP_K_GRAPH_FILE]: { moe: 'qmoe', attention: 'gqa', router: 'top_k' } }
         : { 'model.onnx': { moe: 'dense', attention: 'gqa' } });

@@ -131,6 +131,10 @@ export class StreamingWeights implements ModelWeights {
     return this.activations === 'float16';
   }
 
+  get quantized(): boolean {
+    return this.store.format === 'int4' || this.store.format === 'int8';
+  }
+
   read(name: string): Float32Array {
     return this.store.checkpoint.readFloat32(name);
   }

@@ -45,8 +45,12 @@ export type LayerRouter = { kind: 'kernel'; emit: EmitRouter } | { kind: 'top_k'
 
 export interface DecoderLayerOutputs {
   stream: ResidualStream;
-  /** [N, E], 1 where selected: fp32 from the kernel, the stream's type from top_k (one type per graph). */
-  selected: string;
+  /**
+   * What the layer's routing statistics come from: the kernel's selection [N, E] (fp32, 1 where
+   * selected), or with a top_k router the logits QMoE took its top k of (the model derives the
+   * masks of every layer at once: moe-stacked.ts, topKSelection).
+   */
+  routing: { selected: string } | { topKLogits: string };
 }
 
 export function makeDecoderLayer(
@@ -106,14 +110,14 @@ export function makeDecoderLayer(
         down: weights.linear(moe, n.shared('down_proj')),
       }, sharedGate)
     : moe.node('Sub', [moeIn, moeIn], undefined, { name: 'zeros' });
-  const done = (moeOut: string, selected: string): DecoderLayerOutputs => ({
-    selected,
+  const done = (moeOut: string, routing: DecoderLayerOutputs['routing']): DecoderLayerOutputs => ({
+    routing,
     stream: opts.fusedNorms ? { sum: afterAttn, add: moeOut } : { sum: s.node('Add', [afterAttn, moeOut], undefined, { name: 'moe_residual' }) },
   });
   if (router.kind === 'top_k') {
     if (opts.moe !== 'qmoe') throw new Error('a top_k router runs inside QMoE: it needs the qmoe formulation');
-    const { out, selected } = makeTopKQmoe(moe, { arch, layer, weights, x: moeIn, logits, base: shared, k: router.k });
-    return done(out, selected);
+    const { out, routed } = makeTopKQmoe(moe, { arch, layer, weights, x: moeIn, logits, base: shared, k: router.k });
+    return done(out, { topKLogits: routed });
   }
   const logits32 = castTo(moe, logits, weights.activations, 'float32', 'router/LogitsToFloat');
   const { selected, weights: routeWeights } = router.emit(moe.withPrefix('router'), layer, logits32);
@@ -130,5 +134,5 @@ export function makeDecoderLayer(
           down: weights.linear(moe, n.expert(e, 'down_proj')),
         }),
       });
-  return done(moeOut, selected);
+  return done(moeOut, { selected });
 }

@@ -6,6 +6,7 @@ import { makeAttentionShapes } from './attention.ts';
 import { makeDecoderLayer, type EmitRouter, type LayerRouter, type MoeFormulation } from './decoder-layer.ts';
 import { makeResidualNorm, makeRmsNorm, type ResidualStream } from './norm.ts';
 import { makeRotaryCache } from './rope.ts';
+import { topKSelection } from './moe-stacked.ts';
 import type { ModelWeights } from './weights.ts';
 
 /**
@@ -16,6 +17,7 @@ import type { ModelWeights } from './weights.ts';
  *   h -> layer 0 .. L-1 (each also writes present_key/value.l and its router mask)
  *   h -> Gather(last_index) [B,H] -> RMSNorm -> lm_head -> logits [B,V]
  *   router masks [N,E] x L -> Concat [N,L,E] -> Reshape -> Cast u8 -> expert_mask [B,S,L,E]
+ *   (a top_k graph concatenates the layers' logits and takes every mask in one top-k there)
  *
  * Tokens stay flattened to [N,H] (N = B*S) between blocks so every linear is a 2-D Gemm or
  * MatMulNBits; only attention reshapes to heads.
@@ -71,15 +73,16 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
     ? { kind: 'gqa' as const, gqa: makeGqaShapes(m, arch, act === 'float16') }
     : { kind: 'sdpa' as const, sdpa: makeAttentionShapes(m, arch, makeRotaryCache(m, GRAPH_INPUTS.positionIds, headDim, arch.ropeTheta)) };
 
-  // Per layer, the selection mask [N,E]. It stays float until the end: WebGPU has no 8-bit types, so
-  // a uint8 op per layer would run on the CPU and cost a device-to-host copy (and a stall) per layer.
+  // Per layer, the selection mask [N,E] (or, with a top_k router, the logits it is taken from). It
+  // stays float until the end: WebGPU has no 8-bit types, so a uint8 op per layer would run on the
+  // CPU and cost a device-to-host copy (and a stall) per layer.
   const selections: string[] = [];
   for (let l = 0; l < L; l++) {
     const out = makeDecoderLayer(g, arch, l, stream, weights, shapes, router, {
       moe: opts.moe ?? 'sparse', skippedExpertRows: opts.skippedExpertRows ?? 0, maxTopK: opts.maxTopK ?? arch.numExpertsPerTok, fusedNorms,
     });
     stream = out.stream;
-    selections.push(out.selected);
+    selections.push('selected' in out.routing ? out.routing.selected : out.routing.topKLogits);
   }
 
   const finalNorm = weights.vector(m, finalNormName);
@@ -100,7 +103,9 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
   }
   // [N, L*E] laid out token-major, reshaped to [B, S, L, E].
   const em = g.withPrefix('/model/expert_mask');
-  const stacked = L === 1 ? selections[0] : em.node('Concat', selections, { axis: 1 });
+  const concat = L === 1 ? selections[0] : em.node('Concat', selections, { axis: 1 });
+  // top_k: one top-k over [N, L, E] for every layer's mask.
+  const stacked = router.kind === 'top_k' ? topKSelection(em, em.node('Reshape', [concat, em.constI64([0, L, E])], undefined, { name: 'PerLayer' }), router.k, act) : concat;
   const maskShape = em.node('Concat', [em.node('Shape', [GRAPH_INPUTS.inputIds]), em.constI64([L, E])], { axis: 0 });
   g.output(GRAPH_OUTPUTS.expertMask, 'uint8', ['batch', 'seq', L, E], em.node('Cast', [em.node('Reshape', [stacked, maskShape])], { to: 2 }));
 }

@@ -17,9 +17,14 @@ import type { ModelWeights, QmoeWeights } from './weights.ts';
  * maxTopK experts per token on WebGPU: Ban saves nothing there.
  *
  * dense (large batches): gate/up of all E experts in one matmul [N,H]x[H,E*2I] (rows interleaved
- * gate_i, up_i per expert, the layout QMoE's swiglu_fusion=1 reads, so the bytes are shared), SwiGLU,
- * times each expert's weight (0 when not selected), then one down matmul [N,E*I]x[E*I,H] that also
- * sums the experts. Cost is flat in N up to the GEMM's tile, so it wins once N is large.
+ * gate_i, up_i per expert, the layout QMoE's swiglu_fusion=1 reads, so the bytes are shared) and
+ * SwiGLU. With 4- or 8-bit weights, each row then keeps the hidden states of its K = maxTopK slots
+ * (the experts of its K largest weights) times their weights, and one down matmul [N*K,I]x[I,E*H]
+ * computes every expert's down projection of every slot (QMoE's fc2 bytes again); each slot keeps
+ * its own expert's and the K are summed (slotsDown). That is E times the needed down FLOPs, but with
+ * N*K rows against E*H outputs the GEMM has tiles for every SM: the one [N,E*I]x[E*I,H] product it
+ * replaces (2048 outputs, a few dozen tiles each walking K = E*I) ran at ~10 TFLOP/s on an H100 at
+ * 256 rows. fp16 and fp32 weights keep that one product (everyExpertDown).
  */
 
 /** log() floor: what an unselected expert's logit becomes (-69, exact enough in fp16). */
@@ -61,18 +66,25 @@ function gateUpRows(w: ModelWeights, arch: Architecture, layer: number): () => F
 
 const GATE_UP_KEY = (layer: number) => `model.layers.${layer}.mlp.experts.gate_up.stacked`;
 
+/** down_proj of every expert stacked: [E*H, I]. */
+function downRows(w: ModelWeights, arch: Architecture, layer: number): () => Float32Array {
+  const { numExperts: E, moeIntermediateSize: I, hiddenSize: H } = arch;
+  const n = layerNames(layer);
+  return () => {
+    const out = new Float32Array(E * H * I);
+    for (let e = 0; e < E; e++) out.set(w.read(n.expert(e, 'down_proj')), e * H * I);
+    return out;
+  };
+}
+
+const DOWN_KEY = (layer: number) => `model.layers.${layer}.mlp.experts.down.stacked`;
+
 /** Every expert's weights as QMoE's fc1 (gate/up interleaved) and fc2 (down) over the shared stored bytes. */
 function qmoeExperts(s: GraphScope, inp: Pick<StackedMoeInputs, 'arch' | 'layer' | 'weights'>): { fc1: QmoeWeights; fc2: QmoeWeights } {
   const { arch, layer, weights } = inp;
   const { numExperts: E, moeIntermediateSize: I, hiddenSize: H } = arch;
-  const n = layerNames(layer);
   const fc1 = weights.qmoe(s, GATE_UP_KEY(layer), [E * 2 * I, H], E, gateUpRows(weights, arch, layer));
-  // down_proj of every expert stacked: [E*H, I].
-  const fc2 = weights.qmoe(s, `model.layers.${layer}.mlp.experts.down.stacked`, [E * H, I], E, () => {
-    const out = new Float32Array(E * H * I);
-    for (let e = 0; e < E; e++) out.set(weights.read(n.expert(e, 'down_proj')), e * H * I);
-    return out;
-  });
+  const fc2 = weights.qmoe(s, DOWN_KEY(layer), [E * H, I], E, downRows(weights, arch, layer));
   if (!fc1 || !fc2) throw new Error('the qmoe formulation needs int4 or int8 expert weights');
   return { fc1, fc2 };
 }
@@ -126,30 +138,36 @@ export interface TopKQmoeInputs extends Pick<StackedMoeInputs, 'arch' | 'layer' 
  * Plain top-k routing inside QMoE, with no router kernel: for a graph that only serves batches where
  * every row routes top_k at the model's k. QMoE takes the top k of the logits it is given and a
  * softmax over them, p_i / Σ_topk p; with norm_topk_prob=false (Qwen1.5-MoE) the weight is p_i, so
- * the output is scaled by the top-k mass. The selection mask (the layer's routing statistics) comes
- * from the same fp16 logits QMoE compares: at or above the k-th largest. It stays a float mask on
- * the device: TopK's int64 ids, concatenated for the host, cost a device-to-host copy per layer
- * (ORT placed that Concat on the CPU; 40 ms per step on an H100).
+ * the output is scaled by the top-k mass, the sum of the k largest probabilities. Returns the logits
+ * QMoE compared: the layer's routing statistics come from them, all layers at once (topKSelection),
+ * since on WebGPU every node of a decode step costs host time, and these would be 4 per layer.
  */
-export function makeTopKQmoe(scope: GraphScope, inp: TopKQmoeInputs): { out: string; selected: string } {
+export function makeTopKQmoe(scope: GraphScope, inp: TopKQmoeInputs): { out: string; routed: string } {
   const s = scope.withPrefix('qmoe');
-  const act = inp.weights.activations;
-  const q = prepareQmoe(s, inp, inp.logits, act);
-  const [top] = s.node('TopK', [q.logits, s.constI64([inp.k])], { axis: -1, largest: 1, sorted: 1 }, { outputs: 2, name: 'TopK' });
-  const kth = s.node('ReduceMin', [top], { axes: [1], keepdims: 1 }, { name: 'KthLogit' });
-  const selected = s.node('Cast', [s.node('GreaterOrEqual', [q.logits, kth])], { to: ONNX_DTYPE_CODE[act] }, { name: 'Selected' });
+  const q = prepareQmoe(s, inp, inp.logits, inp.weights.activations);
   let mass: string | null = null;
   if (!inp.arch.normTopkProb) {
     const p = s.node('Softmax', [inp.logits], { axis: -1 }, { name: 'RouterProbs' });
-    mass = s.node('ReduceSum', [s.node('Mul', [p, selected], undefined, { name: 'TopKProbs' }), s.constI64([1])], { keepdims: 1 }, { name: 'TopKMass' });
+    const [topP] = s.node('TopK', [p, s.constI64([inp.k])], { axis: -1, largest: 1, sorted: 0 }, { outputs: 2, name: 'TopKProbs' });
+    mass = s.node('ReduceSum', [topP, s.constI64([1])], { keepdims: 1 }, { name: 'TopKMass' });
   }
-  return { out: runQmoe(q, inp.k, mass, inp.base), selected };
+  return { out: runQmoe(q, inp.k, mass, inp.base), routed: q.logits };
+}
+
+/**
+ * The selection mask of top-k routing over `logits` [..., E]: 1 at or above the k-th largest, as
+ * `type`. It stays a float mask on the device: TopK's int64 ids, concatenated for the
+ * host, cost a device-to-host copy per layer (ORT placed that Concat on the CPU; 40 ms per step on an H100).
+ */
+export function topKSelection(s: GraphScope, logits: string, k: number, type: Act): string {
+  const [top] = s.node('TopK', [logits, s.constI64([k])], { axis: -1, largest: 1, sorted: 1 }, { outputs: 2, name: 'TopK' });
+  const kth = s.node('ReduceMin', [top], { axes: [-1], keepdims: 1 }, { name: 'KthLogit' });
+  return s.node('Cast', [s.node('GreaterOrEqual', [logits, kth])], { to: ONNX_DTYPE_CODE[type] }, { name: 'Selected' });
 }
 
 export function makeStackedMoe(scope: GraphScope, kind: StackedMoe, inp: StackedMoeInputs): string {
   const { arch, layer, weights } = inp;
   const { numExperts: E, moeIntermediateSize: I, hiddenSize: H } = arch;
-  const n = layerNames(layer);
   const s = scope.withPrefix(kind === 'qmoe' ? 'qmoe' : 'dense_experts');
 
   if (kind === 'qmoe') {
@@ -160,10 +178,46 @@ export function makeStackedMoe(scope: GraphScope, kind: StackedMoe, inp: Stacked
     return runQmoe(prepareQmoe(s, inp, logits, 'float32'), inp.maxTopK, castTo(s, mass, 'float32', act, 'MassToHalf'), inp.base);
   }
 
-  // In the stream's type: fp16 on GPUs, where these products ran as MatMulNBits' subgroup-matrix
-  // kernel at 256 rows (H100: 97 ms per 4 layers against 118 ms for fp32 activations).
-  const act = weights.activations;
+  // In the stream's type: fp16 on GPUs, where these products run as MatMulNBits' subgroup-matrix kernel.
   const gateUp = weights.assembled(s, GATE_UP_KEY(layer), [E * 2 * I, H], gateUpRows(weights, arch, layer), { experts: true });
+  const gu = s.node('Reshape', [gateUp.apply(s.withPrefix('gate_up'), inp.x), s.constI64([0, E, I, 2])], undefined, { name: 'PerExpert' });
+  const [g, u] = s.node('Split', [gu, s.constI64([1, 1])], { axis: 3 }, { outputs: 2, name: 'GateUp' });
+  const swiglu = s.node('Mul', [s.node('Mul', [g, s.node('Sigmoid', [g])], undefined, { name: 'SiLU' }), u], undefined, { name: 'GateTimesUp' });
+  const down = weights.quantized ? slotsDown(s, inp, swiglu) : everyExpertDown(s, inp, swiglu);
+  return s.node('Add', [inp.base, down], undefined, { name: 'PlusShared' });
+}
+
+/**
+ * The down projection per slot (4- and 8-bit weights). Each row's K slots are the experts of its K
+ * largest weights (a banned slot has weight 0). Top-k along axis 1 of [N,E,1] gives ids [N,K,1],
+ * what GatherND reads, with no int64 op between (WebGPU runs none: the op would go to the CPU and
+ * the step would wait on a copy per layer).
+ */
+function slotsDown(s: GraphScope, inp: StackedMoeInputs, swiglu: string): string {
+  const { arch, layer, weights, maxTopK: K } = inp;
+  const { numExperts: E, moeIntermediateSize: I, hiddenSize: H } = arch;
+  const column = s.node('Reshape', [inp.routeWeights, s.constI64([0, E, 1])], undefined, { name: 'WeightColumn' });
+  const [slotWeights, slotIds] = s.node('TopK', [column, s.constI64([K])], { axis: 1, largest: 1, sorted: 0 }, { outputs: 2, name: 'Slots' });
+  const hidden = s.node('GatherND', [s.node('Reshape', [swiglu, s.constI64([0, E, I])], undefined, { name: 'Hidden' }), slotIds], { batch_dims: 1 }, { name: 'SlotHidden' });
+  const weighted = s.node('Mul', [hidden, castTo(s, slotWeights, 'float32', weights.activations, 'SlotWeightsToHalf')], undefined, { name: 'WeightedSlots' });
+  const down = weights.assembled(s, DOWN_KEY(layer), [E * H, I], downRows(weights, arch, layer), { experts: true });
+  const everyExpert = down.apply(s.withPrefix('down'), s.node('Reshape', [weighted, s.constI64([-1, I])], undefined, { name: 'SlotRows' }));
+  const own = s.node('GatherND', [s.node('Reshape', [everyExpert, s.constI64([-1, K, E, H])], undefined, { name: 'PerSlot' }), slotIds], { batch_dims: 2 }, { name: 'OwnExpert' });
+  return s.node('ReduceSum', [own, s.constI64([1])], { keepdims: 0 }, { name: 'SumSlots' });
+}
+
+/**
+ * The down projection of every expert in one product (fp16 and fp32 weights): [N,E*I]x[E*I,H] over
+ * the hidden states times each expert's weight (0 when not selected). Per slot, the tiny test
+ * model's fp16-weights graph moved one ban_and_pick row's logits by 2.4% against the CPU graph (the
+ * int4 graph by 0.1%), so plain weights keep this one accumulation.
+ */
+function everyExpertDown(s: GraphScope, inp: StackedMoeInputs, swiglu: string): string {
+  const { arch, layer, weights } = inp;
+  const { numExperts: E, moeIntermediateSize: I, hiddenSize: H } = arch;
+  const n = layerNames(layer);
+  const w = s.node('Reshape', [castTo(s, inp.routeWeights, 'float32', weights.activations, 'WeightsToHalf'), s.constI64([0, E, 1, 1])], undefined, { name: 'WeightPerExpert' });
+  const weighted = s.node('Reshape', [s.node('Mul', [swiglu, w], undefined, { name: 'Weighted' }), s.constI64([0, E * I])], undefined, { name: 'Flatten' });
   // down_proj of every expert side by side: [H, E*I].
   const down = weights.assembled(s, `model.layers.${layer}.mlp.experts.down.dense`, [H, E * I], () => {
     const out = new Float32Array(H * E * I);
@@ -173,10 +227,5 @@ export function makeStackedMoe(scope: GraphScope, kind: StackedMoe, inp: Stacked
     }
     return out;
   });
-  const gu = s.node('Reshape', [gateUp.apply(s.withPrefix('gate_up'), inp.x), s.constI64([0, E, I, 2])], undefined, { name: 'PerExpert' });
-  const [g, u] = s.node('Split', [gu, s.constI64([1, 1])], { axis: 3 }, { outputs: 2, name: 'GateUp' });
-  const swiglu = s.node('Mul', [s.node('Mul', [g, s.node('Sigmoid', [g])], undefined, { name: 'SiLU' }), u], undefined, { name: 'GateTimesUp' });
-  const w = s.node('Reshape', [castTo(s, inp.routeWeights, 'float32', act, 'WeightsToHalf'), s.constI64([0, E, 1, 1])], undefined, { name: 'WeightPerExpert' });
-  const weighted = s.node('Reshape', [s.node('Mul', [swiglu, w], undefined, { name: 'Weighted' }), s.constI64([0, E * I])], undefined, { name: 'Flatten' });
-  return s.node('Add', [inp.base, down.apply(s.withPrefix('down'), weighted)], undefined, { name: 'PlusShared' });
+  return down.apply(s.withPrefix('down'), weighted);
 }

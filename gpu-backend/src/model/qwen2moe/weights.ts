@@ -45,6 +45,8 @@ export interface ModelWeights {
    * MatMulNBits ran as its subgroup-matrix kernel at 256 rows on an H100).
    */
   readonly activations: 'float32' | 'float16';
+  /** Whether products (the experts' too) run on 4- or 8-bit weights (MatMulNBits, QMoE). */
+  readonly quantized: boolean;
   /** An fp32 vector (norm weights) as float32() gives it, in the activations' type. */
   vector(outer: GraphScope, name: string, build?: () => Float32Array): string;
   /** The same stored matrix as assembled(key, ...) seen as QMoE weights of `numExperts` experts; null when not quantized. */
