@@ -45,6 +45,19 @@ for (const [i, { ep, modelDir }] of targets.entries()) {
       console.log(JSON.stringify({ ep, modelDir, strategy, prompt, loadMs: Math.round(loadMs), ttftMs: Math.round(first - start), decodeTokS: +((tokens - 1) / decodeS).toFixed(1), text }));
     }
   }
+  // The same requests all at once: batched steps, rows joining and leaving (KV composed from several
+  // runs' outputs, rows padded to the shape series) must not change a greedy text.
+  const together = await Promise.all((['top_k', 'ban'] as const).flatMap((strategy) => prompts.map(async (prompt) => {
+    const routing = resolveRouting({ strategy, tau: 0.5 }, info.routing);
+    let text = '';
+    for await (const ev of await engine.submit({ requestId: `${ep}-${strategy}-${prompt}-batched`, prompt, sampling: { temperature: 0, topP: 1, topK: 0, maxTokens: 32, stop: [] }, routing })) {
+      if (ev.type === 'delta') text += ev.text;
+      else if (ev.type === 'error') throw new Error(ev.message);
+    }
+    return text;
+  })));
+  if (process.env.SMOKE_SHOW) together.forEach((t, i) => t !== results[label][i] && console.log(JSON.stringify({ one: results[label][i], batched: t })));
+  console.log(`${label} batched: ${together.filter((t, i) => t === results[label][i]).length}/${together.length} greedy texts identical to one at a time`);
   // Which graphs served the steps (top_k rows run on a model's top_k graph where it has one).
   console.log(JSON.stringify({ ep, modelDir, graphRuns: engine.snapshot().graphRuns }));
   await engine.shutdown(1000);

@@ -38,19 +38,20 @@ export interface BatchLayout {
  * none becomes NaN; their outputs are never read.
  */
 /**
- * The same for GroupQueryAttention graphs (model/contract.ts): every row computes S tokens, its
- * past is positions [0, p_b) of the resident past, and GQA writes its new keys right after them.
+ * The same for GroupQueryAttention graphs (model/contract.ts): every row computes S tokens (its own,
+ * then padding ids after them, which nothing reads: causal attention keeps them out of the real
+ * tokens', and the next step writes over their keys), its past is positions [0, p_b) of the
+ * resident past, and GQA writes its new keys right after them.
  */
-export function buildGqaFeeds(rows: readonly BatchRow[], resident: ResidentPast): Record<string, ort.Tensor> {
+export function buildGqaFeeds(rows: readonly BatchRow[], resident: ResidentPast, S: number): Record<string, ort.Tensor> {
   const B = rows.length;
-  const S = rows[0].tokenIds.length;
-  if (rows.some((r) => r.tokenIds.length !== S)) throw new Error('GroupQueryAttention batches need the same number of new tokens in every row');
+  if (rows.some((r) => r.tokenIds.length === 0 || r.tokenIds.length > S)) throw new Error(`GroupQueryAttention rows need 1 to ${S} new tokens`);
   const inputIds = new BigInt64Array(B * S);
   rows.forEach((row, b) => row.tokenIds.forEach((id, s) => (inputIds[b * S + s] = BigInt(id))));
   const totals = rows.map((r) => r.kv.length + S);
   const feeds: Record<string, ort.Tensor> = {
     [GRAPH_INPUTS.inputIds]: new ort.Tensor('int64', inputIds, [B, S]),
-    [GRAPH_INPUTS.lastIndex]: new ort.Tensor('int64', BigInt64Array.from(rows, (_, b) => BigInt(b * S + S - 1)), [B]),
+    [GRAPH_INPUTS.lastIndex]: new ort.Tensor('int64', BigInt64Array.from(rows, (r, b) => BigInt(b * S + r.tokenIds.length - 1)), [B]),
     [GRAPH_INPUTS.seqlensK]: new ort.Tensor('int32', Int32Array.from(totals, (t) => t - 1), [B]),
     [GRAPH_INPUTS.totalSequenceLength]: new ort.Tensor('int32', Int32Array.from([Math.max(...totals)]), []),
   };

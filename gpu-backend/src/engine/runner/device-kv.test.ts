@@ -8,7 +8,7 @@ import { createEngine, type PickBanEngine } from '../core.ts';
 import { collect, request, routing, type Collected } from '../testing.ts';
 import type { EngineLimits } from '../types.ts';
 import * as ort from 'onnxruntime-node';
-import { DeviceKv, KV_CAPACITY_BLOCK } from './device-kv.ts';
+import { DeviceKv, KV_CAPACITY_MIN, kvCapacity, shapeBucket } from './device-kv.ts';
 import { SequenceKv, type KvShape } from './kv-cache.ts';
 
 /**
@@ -16,7 +16,7 @@ import { SequenceKv, type KvShape } from './kv-cache.ts';
  * and rebuilds every changed batch with the compose graph. It must generate exactly what the host
  * path generates, through joins, early ends, chunked prefill beside decode, and mixed routing.
  */
-const limits: EngineLimits = { maxRunningSeqs: 4, maxQueuedSeqs: 16, maxKvTokens: 4096, maxPrefillChunk: 5, maxBatchTokens: 16 };
+const limits: EngineLimits = { maxRunningSeqs: 5, maxQueuedSeqs: 16, maxKvTokens: 4096, maxPrefillChunk: 5, maxBatchTokens: 16 };
 const prompts = ['Once upon a time', 'The capital of France is', '你好，世界！请告诉我', 'Write a long essay about the history of the Roman Empire, its emperors and its fall.', 'Hi', 'A list of primes: 2, 3, 5,'];
 const engines: PickBanEngine[] = [];
 const out = mkdtempSync(join(tmpdir(), 'pickban-device-kv-'));
@@ -80,31 +80,44 @@ describe('device-resident KV', () => {
 });
 
 describe('DeviceKv capacity (GroupQueryAttention pasts)', () => {
-  it('composes with room rounded up to the block, reuses the past while the tokens fit, and grows when they do not', async () => {
+  it('shape buckets: powers of two and 1.5 times them, never below what is asked', () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 33, 200, 256, 257].map(shapeBucket)).toEqual([1, 2, 3, 4, 6, 6, 8, 8, 12, 16, 48, 256, 256, 384]);
+    expect([1, 64, 65, 97, 129].map(kvCapacity)).toEqual([64, 64, 96, 128, 192]);
+  });
+
+  it('composes with room from the shape series, reuses the past while the tokens fit, and grows when they do not', async () => {
     const shape: KvShape = { numLayers: 2, numKvHeads: 1, headDim: 4, dtype: 'float32' };
     const device = new DeviceKv(shape, {});
     const kvs = [new SequenceKv(shape, 4096), new SequenceKv(shape, 4096)];
     // A present of T positions per row, as a step's outputs; row b holds `lengths[b]` tokens.
-    const present = (T: number) => Array.from({ length: shape.numLayers }, () => new ort.Tensor('float32', new Float32Array(kvs.length * T * 4).map((_, i) => i), [kvs.length, 1, T, 4]));
+    const present = (T: number, rows = kvs.length) => Array.from({ length: shape.numLayers }, () => new ort.Tensor('float32', new Float32Array(rows * T * 4).map((_, i) => i), [rows, 1, T, 4]));
     const step = (T: number, lengths: number[]) => device.update(kvs, present(T), present(T), { lengths });
     step(5, [5, 3]); // a prefill: present has exactly its tokens
 
     const first = await device.pastFor(kvs, true, 1, 1);
     expect(first.composed).toBe(true);
-    expect(first.P).toBe(KV_CAPACITY_BLOCK); // 5 + 1 tokens, rounded up
+    expect(first.P).toBe(KV_CAPACITY_MIN); // 5 + 1 tokens, rounded up
     // The composed past keeps each row's tokens at positions [0, length).
     const k0 = first.keys[0].data as Float32Array;
-    expect(Array.from(k0.subarray(KV_CAPACITY_BLOCK * 4, KV_CAPACITY_BLOCK * 4 + 3 * 4))).toEqual(Array.from({ length: 12 }, (_, i) => 5 * 4 + i));
+    expect(Array.from(k0.subarray(KV_CAPACITY_MIN * 4, KV_CAPACITY_MIN * 4 + 3 * 4))).toEqual(Array.from({ length: 12 }, (_, i) => 5 * 4 + i));
 
-    step(KV_CAPACITY_BLOCK, [6, 4]); // GQA's present keeps the past's size
+    step(KV_CAPACITY_MIN, [6, 4]); // GQA's present keeps the past's size
     const again = await device.pastFor(kvs, true, 1, 1);
     expect(again.composed).toBe(false);
-    expect(again.P).toBe(KV_CAPACITY_BLOCK);
+    expect(again.P).toBe(KV_CAPACITY_MIN);
 
-    step(KV_CAPACITY_BLOCK, [KV_CAPACITY_BLOCK, 10]); // full: the next token does not fit
+    step(KV_CAPACITY_MIN, [KV_CAPACITY_MIN, 10]); // full: the next token does not fit
     const grown = await device.pastFor(kvs, true, 1, 1);
     expect(grown.composed).toBe(true);
-    expect(grown.P).toBe(2 * KV_CAPACITY_BLOCK);
+    expect(grown.P).toBe(96);
+
+    // A padding row beside them: the past is reused as long as the real rows sit where they were.
+    const withPad = [...kvs, device.padding];
+    device.update(withPad, present(96, 3), present(96, 3), { lengths: [65, 11, 1] });
+    const padded = await device.pastFor(withPad, true, 1, 1);
+    expect(padded.composed).toBe(false);
+    expect(Array.from(padded.valid.subarray(2 * 96, 3 * 96)).every((v) => v === 0)).toBe(true);
+    expect(device.padding.length).toBe(0);
     for (const t of [...first.keys, ...first.values, ...grown.keys, ...grown.values]) t.dispose();
     await device.release();
   });

@@ -7,7 +7,7 @@ import { buildBatchFeeds, buildGqaFeeds, type BatchLayout, type BatchRow, type R
 import { InputBatch, type RunnerRequestParams } from './input-batch.ts';
 import type { KvArray, KvShape } from './kv-cache.ts';
 import type { ResolvedRouting } from '../../../../shared/routing/resolve.ts';
-import { DeviceKv } from './device-kv.ts';
+import { DeviceKv, shapeBucket } from './device-kv.ts';
 import { HostCopy } from './host-copy.ts';
 import { ResidentBatch } from './resident-batch.ts';
 import { openSession, runChecked, sessionOptionsFor } from './session.ts';
@@ -163,10 +163,15 @@ export class ModelRunner {
     const decoding = output.rows.filter((r) => r.tokenIds.length === 1);
     const prefilling = output.rows.filter((r) => r.tokenIds.length > 1);
     let groups = decoding.length > 0 && prefilling.length > 0 ? [prefilling, decoding] : [output.rows];
-    // GroupQueryAttention cannot pad: one run per chunk length (decoding rows all share length 1).
+    // GroupQueryAttention runs one chunk length per run (decoding rows all share length 1), and a
+    // chunk after a past (a prompt's later chunk) alone: ORT's GQA refuses several tokens per row
+    // after a past in batches of more than one row.
     if (this.gqa) {
-      const byLength = new Map<number, ScheduledChunk<RunnerRequestParams>[]>();
-      for (const r of output.rows) byLength.set(r.tokenIds.length, [...(byLength.get(r.tokenIds.length) ?? []), r]);
+      const byLength = new Map<string, ScheduledChunk<RunnerRequestParams>[]>();
+      for (const r of output.rows) {
+        const key = r.tokenIds.length > 1 && r.startPos > 0 ? `after-past:${r.reqId}` : `length:${r.tokenIds.length}`;
+        byLength.set(key, [...(byLength.get(key) ?? []), r]);
+      }
       groups = [...byLength.values()];
     }
     const result: RunnerOutput = { sampled: new Map(), expertMasks: new Map() };
@@ -187,7 +192,7 @@ export class ModelRunner {
   /** One run() of rows; returns what the host path must keep (null on the device path, which keeps it itself). */
   private async runGroup(chunks: ScheduledChunk<RunnerRequestParams>[], result: RunnerOutput): Promise<StepRun | null> {
     const slots = chunks.map((row) => this.batch.slotFor(row.reqId, row.params));
-    const rows: BatchRow[] = chunks.map((row, b) => {
+    let rows: BatchRow[] = chunks.map((row, b) => {
       const kv = this.batch.kv[slots[b]]!;
       if (kv.length !== row.startPos) throw new Error(`Sequence ${row.reqId}: KV holds ${kv.length} tokens but the scheduler starts at ${row.startPos}`);
       return { tokenIds: row.tokenIds, kv };
@@ -197,9 +202,16 @@ export class ModelRunner {
     let feeds: Record<string, ort.Tensor>;
     let past: (ResidentPast & { composed?: boolean }) | undefined;
     let layout: BatchLayout | undefined;
+    const routing = slots.map((slot) => this.batch.routing[slot]!);
     if (this.gqa) {
-      past = await this.device!.pastFor(rows.map((r) => r.kv), true, 1, rows[0].tokenIds.length);
-      feeds = buildGqaFeeds(rows, past);
+      // Rows and tokens per row rounded up to the shape series (device-kv.ts): a bounded set of sizes
+      // for WebGPU's buffer cache. Padding rows route as the first row (their outputs are never read).
+      const padding = shapeBucket(rows.length) - rows.length;
+      rows = [...rows, ...Array.from({ length: padding }, () => ({ tokenIds: [0], kv: this.device!.padding }))];
+      for (let i = 0; i < padding; i++) routing.push(routing[0]);
+      const S = shapeBucket(rows[0].tokenIds.length);
+      past = await this.device!.pastFor(rows.map((r) => r.kv), true, 1, S);
+      feeds = buildGqaFeeds(rows, past, S);
     } else {
       const uniform = rows.every((row) => row.tokenIds.length === rows[0].tokenIds.length);
       if (this.device) past = await this.device.pastFor(rows.map((r) => r.kv), uniform);
@@ -209,7 +221,6 @@ export class ModelRunner {
       }
       ({ feeds, layout } = buildBatchFeeds(rows, this.kvShape, past));
     }
-    const routing = slots.map((slot) => this.batch.routing[slot]!);
     const S = feeds[GRAPH_INPUTS.inputIds].dims[1];
     const session = this.sessionFor(rows.length, S, routing);
     const file = this.graphFiles.get(session)!;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { getTinyModel } from '../../testing/tiny-model.ts';
 import { MANIFEST_FILE, ManifestSchema, type Manifest } from '../../model/contract.ts';
-import { ExecutionProviderError, openSession, runChecked } from './session.ts';
+import { ExecutionProviderError, openSession, runChecked, sessionOptionsFor } from './session.ts';
 
 let modelDir: string;
 let manifest: Manifest;
@@ -35,5 +35,18 @@ describe('openSession', () => {
     await expect(runChecked(session, feeds, (d) => seen.push(d))).rejects.toThrow(/did not build: position_ids/);
     expect(seen[0].shapes).toEqual({ input_ids: 'int64[1,2]' });
     await session.release();
+  });
+});
+
+describe('sessionOptionsFor', () => {
+  it('keeps WebGPU buffers for reuse by exact size unless the operator overrides it, and leaves the CPU alone', () => {
+    expect(sessionOptionsFor({ executionProvider: 'webgpu' }).executionProviders).toEqual([{ name: 'webgpu', storageBufferCacheMode: 'simple' }]);
+    expect(sessionOptionsFor({ executionProvider: 'cpu' }).executionProviders).toEqual(['cpu']);
+    process.env.PICKBAN_WEBGPU_OPTIONS = '{"storageBufferCacheMode":"bucket","validationMode":"disabled"}';
+    try {
+      expect(sessionOptionsFor({ executionProvider: 'webgpu' }).executionProviders).toEqual([{ name: 'webgpu', storageBufferCacheMode: 'bucket', validationMode: 'disabled' }]);
+    } finally {
+      delete process.env.PICKBAN_WEBGPU_OPTIONS;
+    }
   });
 });

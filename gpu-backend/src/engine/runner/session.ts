@@ -23,8 +23,14 @@ export function sessionOptionsFor(opts: SessionOptions): ort.InferenceSession.Se
   // PICKBAN_ORT_PROFILE=<prefix>: ORT's per-node trace (written when the engine shuts down), for
   // finding where a GPU step waits (device-to-host copies show up as long Memcpy nodes).
   const profile = process.env.PICKBAN_ORT_PROFILE;
-  // PICKBAN_WEBGPU_OPTIONS='{"validationMode":"disabled"}': WebGPU provider options, for tuning on a GPU host.
-  const webgpu = opts.executionProvider === 'webgpu' && process.env.PICKBAN_WEBGPU_OPTIONS ? { name: 'webgpu' as const, ...JSON.parse(process.env.PICKBAN_WEBGPU_OPTIONS) } : undefined;
+  // WebGPU keeps released buffers for reuse by exact size ('simple'). ORT's default bucket cache keeps
+  // at most 6 buffers per size class from 64 MB up, and none over 160 MB: at 256 rows every KV present
+  // and the dense experts' products were new buffers each step (4 A2.7B layers on an H100: 79 -> 49 ms
+  // per step). 'simple' never frees, so the runner keeps GQA shapes to a small series (device-kv.ts,
+  // shapeBucket). PICKBAN_WEBGPU_OPTIONS='{"validationMode":"disabled"}' adds provider options, for tuning on a GPU host.
+  const webgpu = opts.executionProvider === 'webgpu'
+    ? { name: 'webgpu' as const, storageBufferCacheMode: 'simple', ...(process.env.PICKBAN_WEBGPU_OPTIONS ? JSON.parse(process.env.PICKBAN_WEBGPU_OPTIONS) : {}) }
+    : undefined;
   return {
     ...(profile ? { enableProfiling: true, profileFilePrefix: profile } : {}),
     executionProviders: [webgpu ?? opts.executionProvider],
