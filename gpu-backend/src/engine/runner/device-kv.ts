@@ -200,7 +200,8 @@ export class DeviceKv {
    * The compose graph for n sources (cached): per layer, Gather rows from each flattened source and
    * keep each position's own. Not one Gather over the sources concatenated: that Concat's size is a
    * sum of the sources' and would be new nearly every time, and WebGPU's buffer cache keeps every
-   * size it has seen (session.ts); every tensor here has a size of the shape series.
+   * size it has seen (session.ts); for GroupQueryAttention pasts every tensor here has a size of the
+   * shape series.
    */
   private async composer(n: number): Promise<ort.InferenceSession> {
     let session = this.composers.get(n);
