@@ -22,11 +22,12 @@ export const THROUGHPUT_GRAPH_FILE = 'model.dense.onnx';
 export const TOP_K_GRAPH_FILE = 'model.topk.onnx';
 export const DATA_FILE = 'model.onnx.data';
 /**
- * Decoding rows per step from which WebGPU's dense-experts graph runs instead of QMoE. ort-notes
- * (H200, 24 MoE layers alone): QMoE 57.6 / 115.9 / 340 ms at 8 / 32 / 64 tokens, dense 127 / 129 /
- * 132 ms; whole decode steps on an H100 (bench: step-probe) were even at 8-32 rows and dense ahead at 128.
+ * Decoding rows per step from which WebGPU's dense-experts graph runs instead of QMoE. QMoE's
+ * multi-token path costs more than reading every expert once: whole A2.7B int4 decode steps on an
+ * H100 (bench: step-probe, BENCHMARKS.md) took 22 / 51 / 74 / 89 ms at 1 / 2 / 3 / 4 rows on the
+ * top_k graph, 64 / 99 / 102 / 111 ms on model.onnx, and 56-80 ms at 2 to 16 rows on the dense graph.
  */
-export const DEFAULT_DENSE_MIN_TOKENS = 64;
+export const DEFAULT_DENSE_MIN_TOKENS = 3;
 
 /**
  * The graphs a model directory gets per execution provider. cpu: If-gated sparse experts (Ban's
