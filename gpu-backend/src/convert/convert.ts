@@ -25,7 +25,8 @@ export const DATA_FILE = 'model.onnx.data';
  * Decoding rows per step from which WebGPU's dense-experts graph runs instead of QMoE. QMoE's
  * multi-token path costs more than reading every expert once: whole A2.7B int4 decode steps on an
  * H100 (bench: step-probe, BENCHMARKS.md) took 22 / 51 / 74 / 89 ms at 1 / 2 / 3 / 4 rows on the
- * top_k graph, 64 / 99 / 102 / 111 ms on model.onnx, and 56-80 ms at 2 to 16 rows on the dense graph.
+ * top_k graph, 64 / 99 / 102 / 111 ms on model.onnx, and 56-80 ms at 2 to 16 rows on the dense graph
+ * (on an H200 the dense graph led from 2 rows).
  */
 export const DEFAULT_DENSE_MIN_TOKENS = 3;
 
