@@ -77,6 +77,8 @@ export interface ConvertOptions {
   denseMinTokens?: number;
   /** Also write the plain top_k graph (QMoE, no router kernel); default: where the EP's plan has one. Needs the qmoe formulation. */
   topKGraph?: boolean;
+  /** Also write the dense-experts throughput graph; default: where the EP's plan has one. */
+  throughputGraph?: boolean;
   /** Residual Adds fused into the norms; default on for GPU EPs. */
   fusedNorms?: boolean;
   /**
@@ -116,6 +118,8 @@ export function convertCheckpoint(opts: ConvertOptions): ConvertResult {
       delete plan.throughput;
     }
     if (opts.attention) for (const p of [plan.latency, plan.throughput, plan.topK]) if (p) p.attention = opts.attention;
+    if (opts.throughputGraph === false) delete plan.throughput;
+    else if (opts.throughputGraph) plan.throughput = { file: THROUGHPUT_GRAPH_FILE, moe: 'dense', attention: plan.latency.attention, router: 'kernel' };
     if (opts.topKGraph === false) delete plan.topK;
     else if (opts.topKGraph) plan.topK = { file: TOP_K_GRAPH_FILE, moe: 'qmoe', attention: plan.latency.attention, router: 'top_k' };
     const fusedNorms = opts.fusedNorms ?? ep !== 'cpu';

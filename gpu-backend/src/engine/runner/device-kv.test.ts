@@ -25,8 +25,8 @@ afterAll(async () => {
   rmSync(out, { recursive: true, force: true });
 });
 
-async function workload(kvResidency: 'host' | 'device', modelDir?: string, topKGraph?: boolean): Promise<{ results: Collected[]; engine: PickBanEngine }> {
-  const engine = (await createEngine({ modelDir: modelDir ?? (await getTinyModel()).modelDir, limits, threads: 2, kvResidency, topKGraph })) as PickBanEngine;
+async function workload(kvResidency: 'host' | 'device', modelDir?: string, topKGraph?: boolean, denseMinTokens?: number): Promise<{ results: Collected[]; engine: PickBanEngine }> {
+  const engine = (await createEngine({ modelDir: modelDir ?? (await getTinyModel()).modelDir, limits, threads: 2, kvResidency, topKGraph, denseMinTokens })) as PickBanEngine;
   engines.push(engine);
   const { numLayers: L, numExperts: E } = engine.manifest.architecture;
   const rs = [routing(L, E), routing(L, E, { strategy: 'ban', tau: 0.4, topK: 6 }), routing(L, E, { strategy: 'pick', keyExperts: { 0: [3], 2: [1] }, lambda: 0.3 }), routing(L, E, { topK: 2 })];
@@ -75,6 +75,25 @@ describe('device-resident KV', () => {
     expect(kernelOnly.engine.snapshot().graphRuns['model.topk.onnx']).toBeUndefined();
     const runs = both.engine.snapshot().graphRuns;
     expect(runs['model.topk.onnx']).toBeGreaterThan(0);
+    expect(runs['model.onnx']).toBeGreaterThan(0);
+  });
+
+  it('decode steps of at least minTokens rows run on the dense graph and generate what the QMoE graph generates', async () => {
+    const tiny = await getTinyModel();
+    const dir = join(out, 'dense');
+    // The GPU plan's kernel graphs on the CPU EP: QMoE, and the dense-experts graph beside it
+    // (default minTokens: 3 rows; up to 5 run here). accuracy_level 0: fp32 activations into
+    // MatMulNBits, as QMoE computes (level 4's int8 activations alone move the logits by ~2%).
+    convertCheckpoint({ src: tiny.checkpointDir, out: dir, dtype: 'int4', attention: 'gqa', moe: 'qmoe', throughputGraph: true, topKGraph: false, maxTopK: TINY_MAX_TOP_K, accuracyLevel: 0 });
+    const qmoeOnly = await workload('host', dir, undefined, limits.maxRunningSeqs + 1);
+    const both = await workload('host', dir);
+    expect(both.results.map((c) => c.error)).toEqual(prompts.map(() => null));
+    expect(both.results.map((c) => c.tokenIds)).toEqual(qmoeOnly.results.map((c) => c.tokenIds));
+    expect(both.results.map((c) => c.usage?.routing)).toEqual(qmoeOnly.results.map((c) => c.usage?.routing));
+    expect(qmoeOnly.engine.snapshot().graphRuns['model.dense.onnx']).toBeUndefined();
+    const runs = both.engine.snapshot().graphRuns;
+    expect(runs['model.dense.onnx']).toBeGreaterThan(0);
+    // Prefill and decode steps of fewer rows stay on QMoE.
     expect(runs['model.onnx']).toBeGreaterThan(0);
   });
 });

@@ -222,7 +222,8 @@ export class ModelRunner {
       ({ feeds, layout } = buildBatchFeeds(rows, this.kvShape, past));
     }
     const S = feeds[GRAPH_INPUTS.inputIds].dims[1];
-    const session = this.sessionFor(rows.length, S, routing);
+    // The sequences, not the padded rows: minTokens counts what the scheduler runs.
+    const session = this.sessionFor(chunks.length, S, routing);
     const file = this.graphFiles.get(session)!;
     this.graphRuns[file] = (this.graphRuns[file] ?? 0) + 1;
     // The top_k graph has no route_* inputs.
