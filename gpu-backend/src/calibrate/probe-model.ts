@@ -2,7 +2,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-import { GRAPH_INPUTS, GRAPH_OUTPUTS, ManifestSchema, MANIFEST_FILE, type Architecture, type Manifest } from '../model/contract.ts';
+import { GRAPH_INPUTS, GRAPH_OUTPUTS, ManifestSchema, MANIFEST_FILE, readHostOutputs, type Architecture, type Manifest } from '../model/contract.ts';
 import { TextTokenizer } from '../engine/tokenizer/index.ts';
 import { makeFeeds } from '../testing/graph-feeds.ts';
 import { routeFeeds, type RowRouting } from '../testing/route-feeds.ts';
@@ -81,7 +81,8 @@ export async function runWindow(model: ProbeModel, ids: readonly number[], rows:
   const out = await session.run(feeds);
   return {
     logits: out[GRAPH_OUTPUTS.logits].data as Float32Array,
-    expertMask: out[GRAPH_OUTPUTS.expertMask].data as Uint8Array,
+    // last_index names every position: one host_outputs row per token.
+    expertMask: readHostOutputs(out[GRAPH_OUTPUTS.hostOutputs].data as Float32Array, B * S, 1, arch.numLayers * arch.numExperts).expertMask,
     probs: Array.from({ length: arch.numLayers }, (_, l) => out[routerProbsName(l)].data as Float32Array),
   };
 }

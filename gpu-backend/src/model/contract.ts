@@ -31,10 +31,12 @@ import { ROUTING_STRATEGIES } from '../../../shared/routing/schema.ts';
  *   total_sequence_length int32  []          max_b (p_b + S)
  * Graph outputs:
  *   logits               float32 [B, V]       at last_index
- *   greedy_ids           int64   [B]          ArgMax of logits (lowest id on ties): greedy rows fetch only this
  *   present_key.{l}      float32 [B, kvH, P+S, D]  = concat(past, new)
  *   present_value.{l}    float32 [B, kvH, P+S, D]
- *   expert_mask          uint8   [B, S, L, E] 1 where the router selected the expert for that token
+ *   host_outputs         float32 [R, 1 + (B*S/R)*L*E]  what the host reads every step, in one copy
+ *                        (readHostOutputs); R = last_index's length (B when it names each row's last
+ *                        position): column 0 the ArgMax of that logits row (lowest id on ties: greedy
+ *                        rows need only this), then per token [L, E] 1 where the router selected the expert
  * A top_k graph (manifest topKGraphs, graphInfo router 'top_k') has no route_* inputs: it serves only
  * batches where every row routes top_k with k = num_experts_per_tok and renormalize = norm_topk_prob.
  */
@@ -60,11 +62,23 @@ export const GRAPH_INPUTS = {
 
 export const GRAPH_OUTPUTS = {
   logits: 'logits',
-  greedyIds: 'greedy_ids',
   presentKey: (l: number) => `present_key.${l}`,
   presentValue: (l: number) => `present_value.${l}`,
-  expertMask: 'expert_mask',
+  hostOutputs: 'host_outputs',
 } as const;
+
+/** host_outputs of B rows of S tokens each, split: each row's greedy id, and the [B, S, L, E] expert mask. */
+export function readHostOutputs(data: Float32Array, B: number, S: number, perToken: number): { greedyIds: Int32Array; expertMask: Uint8Array } {
+  const stride = 1 + S * perToken;
+  if (data.length !== B * stride) throw new Error(`host_outputs has ${data.length} values, expected ${B} rows of ${stride}`);
+  const greedyIds = new Int32Array(B);
+  const expertMask = new Uint8Array(B * S * perToken);
+  for (let b = 0; b < B; b++) {
+    greedyIds[b] = data[b * stride];
+    expertMask.set(data.subarray(b * stride + 1, (b + 1) * stride), b * S * perToken);
+  }
+  return { greedyIds, expertMask };
+}
 
 /** Masked positions in attention_bias. Finite so that a fully masked row cannot turn into NaN. */
 export const MASKED_BIAS = -1e9;

@@ -1,5 +1,5 @@
 import type * as ort from 'onnxruntime-node';
-import { GRAPH_INPUTS, GRAPH_OUTPUTS, type Manifest } from '../../model/contract.ts';
+import { GRAPH_INPUTS, GRAPH_OUTPUTS, readHostOutputs, type Manifest } from '../../model/contract.ts';
 import { packRouterInputs } from '../../model/router/index.ts';
 import type { ScheduledChunk, SchedulerOutput } from '../scheduler/index.ts';
 import type { EngineConfig, EngineLogger } from '../types.ts';
@@ -89,7 +89,7 @@ export class ModelRunner {
     }
     // The host path copies K/V in the bias layout; GroupQueryAttention graphs always keep KV on the device.
     const onDevice = gqa || (config.kvResidency ?? (ep === 'cpu' ? 'host' : 'device')) === 'device';
-    // On a GPU, present_* and the logits stay there; greedy_ids and expert_mask come to the host.
+    // On a GPU, present_* and the logits stay there; host_outputs (greedy ids, expert masks) come to the host.
     const deviceOutputs = [...Array.from({ length: arch.numLayers }, (_, l) => [GRAPH_OUTPUTS.presentKey(l), GRAPH_OUTPUTS.presentValue(l)]).flat(), GRAPH_OUTPUTS.logits];
     const opts = { executionProvider: ep, threads: config.threads, deviceOutputs: onDevice ? deviceOutputs : [] };
     const latency = await openSession(modelDir, manifest, opts);
@@ -235,17 +235,16 @@ export class ModelRunner {
     // A composed past was built for this run only.
     if (past?.composed) for (const t of [...past.keys, ...past.values]) t.dispose();
 
-    const mask = results[GRAPH_OUTPUTS.expertMask].data as Uint8Array;
     const perToken = numLayers * numExperts;
+    const { greedyIds, expertMask } = readHostOutputs(results[GRAPH_OUTPUTS.hostOutputs].data as Float32Array, rows.length, S, perToken);
     const logitsTensor = results[GRAPH_OUTPUTS.logits];
     const logits = needLogits ? await this.hostCopy.toHost(logitsTensor) : null;
     if (logitsTensor.location !== 'cpu') logitsTensor.dispose();
-    const greedy = results[GRAPH_OUTPUTS.greedyIds].data as BigInt64Array;
     const V = this.manifest.architecture.vocabSize;
     chunks.forEach((row, b) => {
-      result.expertMasks.set(row.reqId, mask.subarray(b * S * perToken, (b * S + row.tokenIds.length) * perToken));
+      result.expertMasks.set(row.reqId, expertMask.subarray(b * S * perToken, (b * S + row.tokenIds.length) * perToken));
       const sampler = samplers[b];
-      if (sampler) result.sampled.set(row.reqId, sampler.greedy ? Number(greedy[b]) : sampler.sample(logits!.subarray(b * V, (b + 1) * V)));
+      if (sampler) result.sampled.set(row.reqId, sampler.greedy ? greedyIds[b] : sampler.sample(logits!.subarray(b * V, (b + 1) * V)));
     });
     const keyTensors = Array.from({ length: numLayers }, (_, l) => results[GRAPH_OUTPUTS.presentKey(l)]);
     const valueTensors = Array.from({ length: numLayers }, (_, l) => results[GRAPH_OUTPUTS.presentValue(l)]);

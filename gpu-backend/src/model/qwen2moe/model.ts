@@ -16,7 +16,8 @@ import type { ModelWeights } from './weights.ts';
  *   position_ids -> cos/sin;  attention_bias -> tiled per query group
  *   h -> layer 0 .. L-1 (each also writes present_key/value.l and its router mask)
  *   h -> Gather(last_index) [B,H] -> RMSNorm -> lm_head -> logits [B,V]
- *   router masks [N,E] x L -> Concat [N,L,E] -> Reshape -> Cast u8 -> expert_mask [B,S,L,E]
+ *   logits -> greedy id [B];  router masks [N,E] x L -> Concat [N,L*E] -> [B, S*L*E]
+ *   -> host_outputs [B, 1 + S*L*E] = (greedy id, masks): one host copy per step
  *   (a top_k graph concatenates the layers' logits and takes every mask in one top-k there)
  *
  * Tokens stay flattened to [N,H] (N = B*S) between blocks so every linear is a 2-D Gemm or
@@ -58,7 +59,8 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
     g.input(GRAPH_INPUTS.positionIds, 'int64', ['batch', 'seq']);
     g.input(GRAPH_INPUTS.attentionBias, 'float32', ['batch', 1, 'seq', 'total']);
   }
-  g.input(GRAPH_INPUTS.lastIndex, 'int64', ['batch']);
+  // Its own dim: B in the engine; a caller may name more positions (calibration reads all B*S).
+  g.input(GRAPH_INPUTS.lastIndex, 'int64', ['rows']);
   for (let l = 0; l < L; l++) {
     g.input(GRAPH_INPUTS.pastKey(l), act, ['batch', numKvHeads, 'past', headDim]);
     g.input(GRAPH_INPUTS.pastValue(l), act, ['batch', numKvHeads, 'past', headDim]);
@@ -94,36 +96,43 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
   const head = weights.linear(g.withPrefix('/lm_head'), lmHeadName).apply(g.withPrefix('/lm_head'), normed);
   // Logits leave the graph as fp32 (host sampling reads them); the greedy ids come from the same values.
   const logits = act === 'float32' ? head : g.node('Cast', [head], { to: 1 }, { name: '/lm_head/ToFloat' });
-  g.output(GRAPH_OUTPUTS.logits, 'float32', ['batch', arch.vocabSize], logits);
-  // Greedy rows need only this: a [B, V] download per step costs more than the step at large B on WebGPU.
-  g.output(GRAPH_OUTPUTS.greedyIds, 'int64', ['batch'], makeGreedyIds(g.withPrefix('/lm_head/greedy'), logits, arch.vocabSize));
+  g.output(GRAPH_OUTPUTS.logits, 'float32', ['rows', arch.vocabSize], logits);
   for (let l = 0; l < L; l++) {
     g.output(GRAPH_OUTPUTS.presentKey(l), act, ['batch', numKvHeads, 'total', headDim]);
     g.output(GRAPH_OUTPUTS.presentValue(l), act, ['batch', numKvHeads, 'total', headDim]);
   }
-  // [N, L*E] laid out token-major, reshaped to [B, S, L, E].
-  const em = g.withPrefix('/model/expert_mask');
-  const concat = L === 1 ? selections[0] : em.node('Concat', selections, { axis: 1 });
-  // top_k: one top-k over [N, L, E] for every layer's mask.
-  const stacked = router.kind === 'top_k' ? topKSelection(em, em.node('Reshape', [concat, em.constI64([0, L, E])], undefined, { name: 'PerLayer' }), router.k, act) : concat;
-  const maskShape = em.node('Concat', [em.node('Shape', [GRAPH_INPUTS.inputIds]), em.constI64([L, E])], { axis: 0 });
-  g.output(GRAPH_OUTPUTS.expertMask, 'uint8', ['batch', 'seq', L, E], em.node('Cast', [em.node('Reshape', [stacked, maskShape])], { to: 2 }));
+  // What the host reads every step leaves in one tensor: on WebGPU each host-located output is its
+  // own download and wait (a second one cost ~2 ms a step on an H100, BENCHMARKS.md). Greedy rows
+  // need only their id: a [B, V] download per step costs more than the step at large B.
+  const ho = g.withPrefix('/model/host_outputs');
+  // Router selections [N, L*E] token-major (a top_k graph: one top-k over every layer's logits).
+  const concat = L === 1 ? selections[0] : ho.node('Concat', selections, { axis: 1 });
+  const masks = router.kind === 'top_k' ? topKSelection(ho, ho.node('Reshape', [concat, ho.constI64([0, L, E])], undefined, { name: 'PerLayer' }), router.k, 'float32') : concat;
+  // One row per last_index entry, as the greedy ids (a caller reading every position gets one token per row).
+  const rowShape = ho.node('Concat', [ho.node('Shape', [GRAPH_INPUTS.lastIndex]), ho.constI64([-1])], { axis: 0 });
+  const greedy = ho.node('Unsqueeze', [makeGreedyIds(g.withPrefix('/lm_head/greedy'), logits, arch.vocabSize), ho.constI64([1])]);
+  g.output(GRAPH_OUTPUTS.hostOutputs, 'float32', ['rows', 'host_columns'], ho.node('Concat', [greedy, ho.node('Reshape', [masks, rowShape], undefined, { name: 'PerRow' })], { axis: 1 }));
 }
 
 /**
- * ArgMax of [B, V] logits (lowest id on ties) in two stages. WebGPU's ArgMax gives each output one
- * invocation that walks the whole axis: one row of 151,936 logits took ~15 ms on an H100 (profile).
- * Over chunks of C it walks C, then V/C: the best chunk's max is the row's max, and the lowest chunk
- * holding it, at its lowest offset, is the lowest id.
+ * ArgMax of [B, V] logits (lowest id on ties) in float ops only, so a GPU computes it whole and
+ * only the [B] ids cross to the host. WebGPU's ArgMax gives each output one invocation that walks
+ * the whole axis (one row of 151,936 logits: ~15 ms on an H100), and its int64 results feed ops
+ * WebGPU does not run: the two-stage ArgMax this replaces copied every chunk's argmax ([B, V/C]
+ * int64) to the host mid-step. Here: the row max from chunk maxima, then the lowest id equal to it
+ * (V - 1 where none is, e.g. NaN logits). The ids stay fp32 (exact up to 2^24) [B]: they leave in
+ * host_outputs beside the expert masks.
  */
 export function makeGreedyIds(s: GraphScope, logits: string, V: number): string {
   const C = [256, 128, 64, 32, 16].find((c) => V % c === 0 && V / c >= c);
-  if (!C) return s.node('ArgMax', [logits], { axis: 1, keepdims: 0, select_last_index: 0 });
+  if (!C) return s.node('Cast', [s.node('ArgMax', [logits], { axis: 1, keepdims: 0, select_last_index: 0 })], { to: 1 });
   const chunks = s.node('Reshape', [logits, s.constI64([0, V / C, C])], undefined, { name: 'Chunks' });
-  const inChunk = s.node('ArgMax', [chunks], { axis: 2, keepdims: 0, select_last_index: 0 }, { name: 'InChunk' });
   const chunkMax = s.node('ReduceMax', [chunks], { axes: [2], keepdims: 0 }, { name: 'ChunkMax' });
-  const best = s.node('ArgMax', [chunkMax], { axis: 1, keepdims: 1, select_last_index: 0 }, { name: 'BestChunk' });
-  const offset = s.node('GatherElements', [inChunk, best], { axis: 1 }, { name: 'Offset' });
-  const id = s.node('Add', [s.node('Mul', [best, s.constI64(C)]), offset], undefined, { name: 'Id' });
-  return s.node('Squeeze', [id, s.constI64([1])]);
+  const rowMax = s.node('ReduceMax', [chunkMax], { axes: [1], keepdims: 1 }, { name: 'RowMax' });
+  const isMax = s.node('Equal', [chunks, s.node('Unsqueeze', [rowMax, s.constI64([2])])], undefined, { name: 'IsMax' });
+  // Range of constants: ORT folds it into an initializer at load, and the graph file stays small.
+  const iota = s.node('Reshape', [s.node('Range', [s.constF32(0), s.constF32(V), s.constF32(1)]), s.constI64([V / C, C])], undefined, { name: 'Ids' });
+  const ids = s.node('Where', [isMax, iota, s.constF32(V - 1)], undefined, { name: 'MaxIds' });
+  const inChunk = s.node('ReduceMin', [ids], { axes: [2], keepdims: 0 }, { name: 'InChunk' });
+  return s.node('ReduceMin', [inChunk], { axes: [1], keepdims: 0 }, { name: 'Id' });
 }

@@ -10,7 +10,7 @@ import { SUPPORTED_STRATEGIES } from '../../convert/router.ts';
 import { makeFeeds, rowCacheFrom, type FeedRow, type RowCache } from '../../testing/graph-feeds.ts';
 import { referenceRouteFn, routeFeeds, type RowRouting } from '../../testing/route-feeds.ts';
 import { getTinyModel } from '../../testing/tiny-model.ts';
-import { ManifestSchema, type Architecture, type Manifest, type WeightDtype } from '../contract.ts';
+import { GRAPH_OUTPUTS, ManifestSchema, readHostOutputs, type Architecture, type Manifest, type WeightDtype } from '../contract.ts';
 import { cachedWeights, referenceForward, type WeightSource } from '../reference/forward.ts';
 import { storedWeights } from '../reference/stored-weights.ts';
 
@@ -90,8 +90,9 @@ describe('Qwen2MoE graph vs reference forward', () => {
     const rows = strategies();
     const l = loaded.get('fp32')!;
     const out = await step(l, rows.map(() => ({ ids: PROMPT, past: 0 })), rows.map(() => null), rows);
-    const mask = out.expert_mask.data as Uint8Array;
-    const perRow = PROMPT.length * arch.numLayers * arch.numExperts;
+    const perToken = arch.numLayers * arch.numExperts;
+    const mask = readHostOutputs(out[GRAPH_OUTPUTS.hostOutputs].data as Float32Array, rows.length, PROMPT.length, perToken).expertMask;
+    const perRow = PROMPT.length * perToken;
     rows.forEach((r, b) => {
       const margins: number[] = [];
       const ref = referenceForward(arch, l.weights, PROMPT, referenceRouteFn(r, arch.numExperts, margins));

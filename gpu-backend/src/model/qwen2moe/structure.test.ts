@@ -52,7 +52,7 @@ describe('converted Qwen2MoE graph structure', () => {
       expect(inputs).toEqual(expect.arrayContaining([GRAPH_INPUTS.pastKey(l), GRAPH_INPUTS.pastValue(l)]));
       expect(outputs).toEqual(expect.arrayContaining([GRAPH_OUTPUTS.presentKey(l), GRAPH_OUTPUTS.presentValue(l)]));
     }
-    expect(outputs).toEqual(expect.arrayContaining([GRAPH_OUTPUTS.logits, GRAPH_OUTPUTS.expertMask]));
+    expect(outputs).toEqual(expect.arrayContaining([GRAPH_OUTPUTS.logits, GRAPH_OUTPUTS.hostOutputs]));
   });
 
   it('gates each expert of each layer behind its own If, named by path', () => {
