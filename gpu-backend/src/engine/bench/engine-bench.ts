@@ -2,7 +2,7 @@
  * `npm run bench:engine`: the engine alone (no HTTP), greedy, B=1, on the CPU EP.
  * For each model: prefill tokens/s (one long prompt), decode tokens/s, and for every routing
  * strategy its decode tokens/s and average experts per token (completion tokens, from the graph's
- * expert_mask); peak RSS of the process at the end. Medians over BENCH_RUNS runs.
+ * expert masks); peak RSS of the process at the end. Medians over BENCH_RUNS runs.
  *
  * Models: the tiny model (fp32 and int4), then the Qwen1.5-MoE-A2.7B-shaped int4 model if it was
  * built into .pickban/models (BENCH_MODEL_DIRS, comma-separated, names other real-size models).
@@ -113,7 +113,7 @@ async function main() {
   const lines = [
     '## Engine (`npm run bench:engine`)',
     '',
-    `Engine API directly (no HTTP), CPU EP (2 intra-op threads by ORT's default here), greedy, one sequence. Decode: 1000 / the median time between consecutive streamed tokens (one token per step at B=1), over n = ${SMALL.decodeTokens} (tiny) or ${LARGE.decodeTokens} (real-size) tokens per run; prefill and the first token are excluded. Prefill tokens/s = prompt tokens / time to a 1-token completion. Experts per token: completion tokens, from the graph's expert_mask (usage.routing). Runs: ${SMALL.runs} (tiny) / ${LARGE.runs} (real-size), taken round-robin over the strategies so drift (page cache of the memory-mapped weights, other load) hits all alike.`,
+    `Engine API directly (no HTTP), CPU EP (2 intra-op threads by ORT's default here), greedy, one sequence. Decode: 1000 / the median time between consecutive streamed tokens (one token per step at B=1), over n = ${SMALL.decodeTokens} (tiny) or ${LARGE.decodeTokens} (real-size) tokens per run; prefill and the first token are excluded. Prefill tokens/s = prompt tokens / time to a 1-token completion. Experts per token: completion tokens, from the graph's expert masks (usage.routing). Runs: ${SMALL.runs} (tiny) / ${LARGE.runs} (real-size), taken round-robin over the strategies so drift (page cache of the memory-mapped weights, other load) hits all alike.`,
     '',
     `Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, 1-min load average ${loadBefore.toFixed(1)} before / ${loadavg()[0].toFixed(1)} after. Date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Peak RSS of the bench process: ${peakRssMb.toFixed(0)} MB. Command: \`npm run bench:engine\` (BENCH_RUNS, BENCH_DECODE_TOKENS, BENCH_LARGE_RUNS, BENCH_LARGE_DECODE_TOKENS; BENCH_MODEL_DIRS replaces the default real-size model, .pickban/models/qwen1.5-moe-a2.7b-shaped-int4, when present).`,
     '',
