@@ -37,13 +37,18 @@ async function workload(kvResidency: 'host' | 'device', modelDir?: string, topKG
   return { results, engine };
 }
 
+/** Every request completed, token for token and with the routing statistics of the reference run. */
+function expectSameGeneration(results: Collected[], reference: Collected[]): void {
+  expect(results.map((c) => c.error)).toEqual(prompts.map(() => null));
+  expect(results.map((c) => c.tokenIds)).toEqual(reference.map((c) => c.tokenIds));
+  expect(results.map((c) => c.usage?.routing)).toEqual(reference.map((c) => c.usage?.routing));
+}
+
 describe('device-resident KV', () => {
   it('generates token for token what host-resident KV generates', async () => {
     const host = await workload('host');
     const device = await workload('device');
-    expect(device.results.map((c) => c.error)).toEqual(prompts.map(() => null));
-    expect(device.results.map((c) => c.tokenIds)).toEqual(host.results.map((c) => c.tokenIds));
-    expect(device.results.map((c) => c.usage?.routing)).toEqual(host.results.map((c) => c.usage?.routing));
+    expectSameGeneration(device.results, host.results);
     // Finished sequences are freed at the next step; after it nothing is left referenced on the device.
     await device.engine.step();
     expect(device.engine.kvTokensHeld).toBe(0);
@@ -55,9 +60,7 @@ describe('device-resident KV', () => {
     convertCheckpoint({ src: tiny.checkpointDir, out: dir, attention: 'gqa', maxTopK: TINY_MAX_TOP_K });
     const host = await workload('host');
     const gqa = await workload('host', dir);
-    expect(gqa.results.map((c) => c.error)).toEqual(prompts.map(() => null));
-    expect(gqa.results.map((c) => c.tokenIds)).toEqual(host.results.map((c) => c.tokenIds));
-    expect(gqa.results.map((c) => c.usage?.routing)).toEqual(host.results.map((c) => c.usage?.routing));
+    expectSameGeneration(gqa.results, host.results);
   });
 
   it('plain top_k batches run on the top_k graph (no router kernel) and generate what the kernel graph generates', async () => {
@@ -67,9 +70,7 @@ describe('device-resident KV', () => {
     convertCheckpoint({ src: tiny.checkpointDir, out: dir, dtype: 'int4', attention: 'gqa', moe: 'qmoe', topKGraph: true, maxTopK: TINY_MAX_TOP_K });
     const kernelOnly = await workload('host', dir, false);
     const both = await workload('host', dir);
-    expect(both.results.map((c) => c.error)).toEqual(prompts.map(() => null));
-    expect(both.results.map((c) => c.tokenIds)).toEqual(kernelOnly.results.map((c) => c.tokenIds));
-    expect(both.results.map((c) => c.usage?.routing)).toEqual(kernelOnly.results.map((c) => c.usage?.routing));
+    expectSameGeneration(both.results, kernelOnly.results);
     // Requests 0 and 4 route plain top_k (the model's k, not renormalized); the others ban, pick, or
     // take k = 2. Steps where only plain rows run use the top_k graph, all others the kernel graph.
     expect(kernelOnly.engine.snapshot().graphRuns['model.topk.onnx']).toBeUndefined();
@@ -87,9 +88,7 @@ describe('device-resident KV', () => {
     convertCheckpoint({ src: tiny.checkpointDir, out: dir, dtype: 'int4', attention: 'gqa', moe: 'qmoe', throughputGraph: true, topKGraph: false, maxTopK: TINY_MAX_TOP_K, accuracyLevel: 0 });
     const qmoeOnly = await workload('host', dir, undefined, limits.maxRunningSeqs + 1);
     const both = await workload('host', dir);
-    expect(both.results.map((c) => c.error)).toEqual(prompts.map(() => null));
-    expect(both.results.map((c) => c.tokenIds)).toEqual(qmoeOnly.results.map((c) => c.tokenIds));
-    expect(both.results.map((c) => c.usage?.routing)).toEqual(qmoeOnly.results.map((c) => c.usage?.routing));
+    expectSameGeneration(both.results, qmoeOnly.results);
     expect(qmoeOnly.engine.snapshot().graphRuns['model.dense.onnx']).toBeUndefined();
     const runs = both.engine.snapshot().graphRuns;
     expect(runs['model.dense.onnx']).toBeGreaterThan(0);
