@@ -1,5 +1,4 @@
 import { ROUTING_STRATEGIES, type RoutingStrategy } from '../../../shared/routing/schema.ts';
-import { GRAPH_INPUTS } from '../model/contract.ts';
 import type { GraphBuilder } from '../model/onnx/index.ts';
 import type { EmitRouter } from '../model/qwen2moe/decoder-layer.ts';
 import { makeRouter, makeRouterParams } from '../model/router/index.ts';
@@ -17,10 +16,10 @@ export interface RouterOptions {
   strategies?: readonly RoutingStrategy[];
 }
 
-export function routerFor(opts: RouterOptions): (g: GraphBuilder) => EmitRouter {
-  return (g) => {
+export function routerFor(opts: RouterOptions): (g: GraphBuilder, tokens: string) => EmitRouter {
+  return (g, tokens) => {
     const params = makeRouterParams(g, {
-      inputIds: GRAPH_INPUTS.inputIds, numLayers: opts.numLayers, numExperts: opts.numExperts, strategies: opts.strategies ?? SUPPORTED_STRATEGIES,
+      tokens, numLayers: opts.numLayers, numExperts: opts.numExperts, strategies: opts.strategies ?? SUPPORTED_STRATEGIES,
     });
     return (scope, layer, logits) => {
       const { selected, weights } = makeRouter(g, { prefix: scope.prefix, layer, logits, params });

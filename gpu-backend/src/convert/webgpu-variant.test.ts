@@ -45,6 +45,9 @@ async function run(dir: string, file: string, manifest: Manifest, rows: RowRouti
   const { greedyIds, expertMask } = readHostOutputs(result[GRAPH_OUTPUTS.hostOutputs].data as Float32Array, ids.length, ids[0].length, manifest.architecture.numLayers * manifest.architecture.numExperts);
   // The graph's own greedy ids (a chunked, float-only ArgMax) are the logits' argmax.
   expect(Array.from(greedyIds)).toEqual(argmaxRows(logits, V));
+  // next_ids, the next step's input_ids when decode steps run ahead of the host, are the same ids.
+  expect(Array.from(result[GRAPH_OUTPUTS.nextIds].data as BigInt64Array, Number)).toEqual(Array.from(greedyIds));
+  expect(result[GRAPH_OUTPUTS.nextIds].dims).toEqual([ids.length, 1]);
   return { logits, mask: expertMask, V };
 }
 
@@ -82,6 +85,9 @@ describe(`the webgpu graphs (on the ${GPU_GRAPH_EP} EP) compute what the CPU gra
         const norm = nodes.find((n) => n.name === '/model/layers.0/shared_expert_norm/RMSNorm');
         const readers = nodes.filter((n) => n.input!.includes(norm?.output![0] ?? '-')).map((n) => n.name!.replace(/\/[^/]+$/, ''));
         expect(readers.sort(), file).toEqual(['/model/layers.0/moe/shared_expert/gate_proj', '/model/layers.0/moe/shared_expert/up_proj']);
+        // input_ids' one reader is the embedding Gather (a GPU node): fed from the last step's next_ids
+        // on the GPU, a CPU reader (Shape, Reshape) would copy it to the host and wait mid-step.
+        expect(nodes.filter((n) => n.input!.includes(GRAPH_INPUTS.inputIds)).map((n) => n.opType), file).toEqual(['Gather']);
       }
       if (dtype === 'int4') {
         const graphOf = (file: string) => onnx.ModelProto.decode(readFileSync(join(gpuDir, file))).graph!;

@@ -37,6 +37,9 @@ import { ROUTING_STRATEGIES } from '../../../shared/routing/schema.ts';
  *                        (readHostOutputs); R = last_index's length (B when it names each row's last
  *                        position): column 0 the ArgMax of that logits row (lowest id on ties: greedy
  *                        rows need only this), then per token [L, E] 1 where the router selected the expert
+ *   next_ids             int64   [R, 1]      column 0 of host_outputs: fed back as input_ids, greedy decode
+ *                        steps run ahead of the host (the runner's executeAhead); input_ids has no other
+ *                        reader than the embedding, so it may be a GPU tensor
  * A top_k graph (manifest topKGraphs, graphInfo router 'top_k') has no route_* inputs: it serves only
  * batches where every row routes top_k with k = num_experts_per_tok and renormalize = norm_topk_prob.
  */
@@ -65,6 +68,7 @@ export const GRAPH_OUTPUTS = {
   presentKey: (l: number) => `present_key.${l}`,
   presentValue: (l: number) => `present_value.${l}`,
   hostOutputs: 'host_outputs',
+  nextIds: 'next_ids',
 } as const;
 
 /** host_outputs of B rows of S tokens each, split: each row's greedy id, and the [B, S, L, E] expert mask. */

@@ -25,9 +25,10 @@ export interface GqaShapes {
 
 /**
  * Per-graph tensors every layer's GQA reuses: the rotary caches (as transformers computes them, in
- * fp32; in the query's type, `half`, by a Cast ORT folds at load).
+ * fp32; in the query's type, `half`, by a Cast ORT folds at load). `tokens` is [B, S, ...]: B and S
+ * come from its shape.
  */
-export function makeGqaShapes(scope: GraphScope, arch: Architecture, halfType: boolean): GqaShapes {
+export function makeGqaShapes(scope: GraphScope, arch: Architecture, halfType: boolean, tokens: string): GqaShapes {
   const s = scope.withPrefix('gqa_shapes');
   const half = arch.headDim / 2;
   const invFreq = Array.from({ length: half }, (_, i) => Math.fround(1 / Math.pow(arch.ropeTheta, (2 * i) / arch.headDim)));
@@ -41,7 +42,7 @@ export function makeGqaShapes(scope: GraphScope, arch: Architecture, halfType: b
       sin[p * half + i] = Math.sin(angle);
     }
   }
-  const bs = s.node('Slice', [s.node('Shape', [GRAPH_INPUTS.inputIds]), s.constI64([0]), s.constI64([2])]);
+  const bs = s.node('Slice', [s.node('Shape', [tokens]), s.constI64([0]), s.constI64([2])]);
   const cache = (name: string, data: Float32Array) => {
     const v = s.initializer(name, { dtype: 'float32', dims: [positions, half], data });
     return halfType ? s.node('Cast', [v], { to: 10 }, { name: `${name}/ToHalf` }) : v;

@@ -12,12 +12,13 @@ import type { ModelWeights } from './weights.ts';
 /**
  * The whole Qwen2MoE step graph, I/O as gpu-backend/src/model/contract.ts documents:
  *
- *   input_ids [B,S] -> Reshape [N] -> embed Gather -> h [N,H]
+ *   input_ids [B,S] -> embed Gather [B,S,H] -> Reshape -> h [N,H]
  *   position_ids -> cos/sin;  attention_bias -> tiled per query group
  *   h -> layer 0 .. L-1 (each also writes present_key/value.l and its router mask)
  *   h -> Gather(last_index) [B,H] -> RMSNorm -> lm_head -> logits [B,V]
  *   logits -> greedy id [B];  router masks [N,E] x L -> Concat [N,L*E] -> [B, S*L*E]
  *   -> host_outputs [B, 1 + S*L*E] = (greedy id, masks): one host copy per step
+ *   greedy id -> next_ids [B,1] int64: the next step's input_ids, without the host
  *   (a top_k graph concatenates the layers' logits and takes every mask in one top-k there)
  *
  * Tokens stay flattened to [N,H] (N = B*S) between blocks so every linear is a 2-D Gemm or
@@ -28,10 +29,10 @@ export interface Qwen2MoeGraphOptions {
   arch: Architecture;
   weights: ModelWeights;
   /**
-   * Declares the route_* inputs once and returns the per-layer router emitter; or 'top_k': no
+   * Declares the route_* inputs once (B and S from `tokens`, [B, S, H]) and returns the per-layer router emitter; or 'top_k': no
    * kernel and no route_* inputs, QMoE's own top-k at the model's k (a graph for plain batches).
    */
-  router: ((g: GraphBuilder) => EmitRouter) | 'top_k';
+  router: ((g: GraphBuilder, tokens: string) => EmitRouter) | 'top_k';
   /** Residual Adds fused into the norms (SkipSimplifiedLayerNormalization; GPU graphs). */
   fusedNorms?: boolean;
   /** See SparseMoeInputs.skippedExpertRows: 1 for WebGPU graphs. */
@@ -65,14 +66,16 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
     g.input(GRAPH_INPUTS.pastKey(l), act, ['batch', numKvHeads, 'past', headDim]);
     g.input(GRAPH_INPUTS.pastValue(l), act, ['batch', numKvHeads, 'past', headDim]);
   }
-  const router: LayerRouter = opts.router === 'top_k' ? { kind: 'top_k', k: arch.numExpertsPerTok } : { kind: 'kernel', emit: opts.router(g) };
   const fusedNorms = opts.fusedNorms ?? false;
 
   const m = g.withPrefix('/model');
-  const flatIds = m.node('Reshape', [GRAPH_INPUTS.inputIds, m.constI64([-1])], undefined, { name: 'embed_tokens/FlatIds' });
-  let stream: ResidualStream = { sum: weights.embed(m.withPrefix('embed_tokens'), embedName, flatIds) };
+  // The embedding Gather is input_ids' only reader, and B, S come from its [B, S, H] output: a GPU
+  // step may then take input_ids from the last step's next_ids without any CPU node waiting for it.
+  const embedded = weights.embed(m.withPrefix('embed_tokens'), embedName, GRAPH_INPUTS.inputIds);
+  let stream: ResidualStream = { sum: m.node('Reshape', [embedded, m.constI64([-1, arch.hiddenSize])], undefined, { name: 'embed_tokens/Flat' }) };
+  const router: LayerRouter = opts.router === 'top_k' ? { kind: 'top_k', k: arch.numExpertsPerTok } : { kind: 'kernel', emit: opts.router(g, embedded) };
   const shapes = gqa
-    ? { kind: 'gqa' as const, gqa: makeGqaShapes(m, arch, act === 'float16') }
+    ? { kind: 'gqa' as const, gqa: makeGqaShapes(m, arch, act === 'float16', embedded) }
     : { kind: 'sdpa' as const, sdpa: makeAttentionShapes(m, arch, makeRotaryCache(m, GRAPH_INPUTS.positionIds, headDim, arch.ropeTheta)) };
 
   // Per layer, the selection mask [N,E] (or, with a top_k router, the logits it is taken from). It
@@ -112,6 +115,9 @@ export function buildQwen2MoeGraph(g: GraphBuilder, opts: Qwen2MoeGraphOptions):
   const rowShape = ho.node('Concat', [ho.node('Shape', [GRAPH_INPUTS.lastIndex]), ho.constI64([-1])], { axis: 0 });
   const greedy = ho.node('Unsqueeze', [makeGreedyIds(g.withPrefix('/lm_head/greedy'), logits, arch.vocabSize), ho.constI64([1])]);
   g.output(GRAPH_OUTPUTS.hostOutputs, 'float32', ['rows', 'host_columns'], ho.node('Concat', [greedy, ho.node('Reshape', [masks, rowShape], undefined, { name: 'PerRow' })], { axis: 1 }));
+  // The same ids as the next step's input_ids, for decode steps that run ahead of the host. The Cast
+  // is the last op: ORT places small int64 ops on the CPU, which would copy them to the host mid-step.
+  g.output(GRAPH_OUTPUTS.nextIds, 'int64', ['rows', 1], g.node('Cast', [greedy], { to: 7 }, { name: '/lm_head/greedy/NextIds' }));
 }
 
 /**

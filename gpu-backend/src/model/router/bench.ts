@@ -24,7 +24,7 @@ async function session(withKernel: boolean, strategies: readonly RoutingStrategy
   const g = new GraphBuilder();
   const inputIds = g.input(GRAPH_INPUTS.inputIds, 'int64', ['batch', 'seq']);
   const logits = g.input('router_logits', 'float32', [L, 'tokens', E]);
-  const params = makeRouterParams(g, { inputIds, numLayers: L, numExperts: E, strategies });
+  const params = makeRouterParams(g, { tokens: inputIds, numLayers: L, numExperts: E, strategies });
   const outs: string[] = [];
   for (let l = 0; l < L; l++) {
     const layerLogits = g.node('Gather', [logits, g.constI64(l)], { axis: 0 });

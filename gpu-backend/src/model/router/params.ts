@@ -25,8 +25,12 @@ import { DEGENERATE_R_RANGE } from './reference.ts';
 export const BIG = 1e6;
 
 export interface RouterParamsOptions {
-  /** The already declared int64 [B, S] input whose shape fixes B and S (tokens are N = B·S rows). */
-  inputIds: string;
+  /**
+   * A [B, S, ...] tensor whose shape fixes B and S (tokens are N = B·S rows): input_ids, or in the
+   * model graph the embedded tokens, so that no CPU node reads input_ids (a GPU step can take its ids
+   * from the last step's next_ids without a copy to the host).
+   */
+  tokens: string;
   numLayers: number;
   numExperts: number;
   /** Strategies the graph supports; ban_and_pick adds 9 nodes per layer. Default: all. */
@@ -117,7 +121,7 @@ export function makeRouterParams(g: GraphScope, opts: RouterParamsOptions): Rout
   const massChannels = s.node('Cast', [ch(unsq(notBaP, [1]), 3)], { to: 9 }); // [B, 1, 5]
 
   // Token n belongs to row floor(n / S).
-  const shape = s.node('Shape', [opts.inputIds]);
+  const shape = s.node('Shape', [opts.tokens]);
   const seqLen = s.node('Gather', [shape, g.constI64(1)], { axis: 0 });
   const numTokens = mul(s.node('Gather', [shape, g.constI64(0)], { axis: 0 }), seqLen);
   const tokenRow = s.node('Div', [s.node('Range', [g.constI64(0), numTokens, g.constI64(1)]), seqLen]);

@@ -26,7 +26,7 @@ export async function createRouterSession(numLayers: number, numExperts: number,
   const g = new GraphBuilder('router_only');
   const inputIds = g.input(GRAPH_INPUTS.inputIds, 'int64', ['batch', 'seq']);
   const logits = g.input('router_logits', 'float32', [numLayers, 'tokens', numExperts]);
-  const params = makeRouterParams(g, { inputIds, numLayers, numExperts, strategies });
+  const params = makeRouterParams(g, { tokens: inputIds, numLayers, numExperts, strategies });
   let nodesPerLayer = 0;
   for (let l = 0; l < numLayers; l++) {
     const layerLogits = g.node('Gather', [logits, g.constI64(l)], { axis: 0 }, { name: `layer_logits_${l}` });
