@@ -10,7 +10,7 @@ import { defaultStoppingCriteria, type StoppingCriteriaList } from './sampling/i
 import { Scheduler, type SchedulerOutput } from './scheduler/index.ts';
 import { stepExpertsPerLayer } from './stats/index.ts';
 import { TextTokenizer } from './tokenizer/index.ts';
-import { AdmissionError, type Engine, type EngineConfig, type EngineSnapshot, type FinishReason, type GenerationEvent, type GenerationRequest } from './types.ts';
+import { AdmissionError, decodeWindow, type Engine, type EngineConfig, type EngineSnapshot, type FinishReason, type GenerationEvent, type GenerationRequest } from './types.ts';
 
 /** Loads a model directory, warms it up with one short generation, and returns a ready Engine. */
 export async function createEngine(config: EngineConfig): Promise<Engine> {
@@ -47,6 +47,9 @@ export class PickBanEngine implements Engine {
   private lastExpertsPerLayer: number[] = [];
   private warmUpCount = 0;
   private stepChain: Promise<unknown> = Promise.resolve();
+  private readonly decodeWindow: number;
+  /** Times the host read step outputs (fewer than model runs when decode steps run ahead). */
+  private hostReads = 0;
 
   constructor(
     readonly manifest: Manifest,
@@ -57,6 +60,7 @@ export class PickBanEngine implements Engine {
   ) {
     this.scheduler = new Scheduler({ ...config.limits, contextLength: manifest.architecture.maxPositionEmbeddings });
     this.stopping = defaultStoppingCriteria(manifest.eosTokenIds);
+    this.decodeWindow = decodeWindow(config);
   }
 
   /** KV tokens the runner actually holds (snapshot() reports reservations). */
@@ -78,6 +82,7 @@ export class PickBanEngine implements Engine {
       kvTokensCapacity: this.config.limits.maxKvTokens,
       expertsPerTokenByLayer: this.lastExpertsPerLayer,
       graphRuns: { ...this.runner.graphRuns },
+      hostReads: this.hostReads,
     };
   }
 
@@ -121,21 +126,44 @@ export class PickBanEngine implements Engine {
   private async stepOnce(): Promise<boolean> {
     const output = this.scheduler.schedule();
     this.runner.free(output.freedReqIds);
-    let result: RunnerOutput | null;
+    let results: RunnerOutput[];
     try {
-      result = await this.runner.execute(output);
+      results = await this.run(output);
     } catch (err) {
       this.failRows(output, err);
       return true;
     }
-    if (!result) return output.freedReqIds.length > 0;
+    if (results.length === 0) return output.freedReqIds.length > 0;
+    // A window's later steps decode what the one before sampled, for the sequences still running.
+    let step = output;
+    for (const [k, result] of results.entries()) {
+      if (k > 0) step = this.scheduler.nextDecodeStep(step);
+      this.update(step, result);
+    }
+    return true;
+  }
+
+  /** One run, or a window of greedy decode steps ahead of the host (EngineConfig.decodeWindow). */
+  private async run(output: SchedulerOutput<RunnerRequestParams>): Promise<RunnerOutput[]> {
+    const steps = Math.min(this.decodeWindow, this.scheduler.decodeSteps(output));
+    if (steps > 1 && this.runner.canRunAhead(output)) {
+      this.hostReads++;
+      return this.runner.executeAhead(output, steps, () => !this.scheduler.canStartWaiting());
+    }
+    const result = await this.runner.execute(output);
+    if (result) this.hostReads++;
+    return result ? [result] : [];
+  }
+
+  /** Takes one step's tokens and routing: stop checks, and the scheduler's accounting. */
+  private update(output: SchedulerOutput<RunnerRequestParams>, result: RunnerOutput): void {
     this.lastBatchSize = output.rows.length;
     this.recordRouting(output, result);
-
     const sampledStates: RequestState[] = [];
-    for (const [reqId, token] of result.sampled) {
-      const state = this.requests.get(reqId);
-      if (!state || state.isFinished) continue;
+    for (const row of output.rows) {
+      const token = result.sampled.get(row.reqId);
+      const state = this.requests.get(row.reqId);
+      if (token === undefined || !state || state.isFinished) continue;
       state.acceptToken(token);
       sampledStates.push(state);
     }
@@ -145,7 +173,6 @@ export class PickBanEngine implements Engine {
     for (const done of this.scheduler.updateFromOutput(output, { sampled: result.sampled, finished })) {
       this.requests.get(done.reqId)?.finish(done.reason);
     }
-    return true;
   }
 
   async shutdown(graceMs: number): Promise<void> {

@@ -76,6 +76,8 @@ export interface EngineSnapshot {
   expertsPerTokenByLayer: number[];
   /** Model runs per graph file since start: which operating point (latency, throughput, top_k) served the steps. */
   graphRuns: Record<string, number>;
+  /** Times the host read step outputs since start: fewer than the model runs when decode steps run ahead (decodeWindow). */
+  hostReads: number;
 }
 
 export interface Engine {
@@ -121,7 +123,18 @@ export interface EngineConfig {
   denseMinTokens?: number;
   /** Load the model's top_k graph, if it has one, for batches that route plain top_k (default true; off saves its GPU memory). */
   topKGraph?: boolean;
+  /**
+   * Multi-step decoding: at most this many greedy decode steps run back to back, the host reading
+   * their tokens once at the end (GroupQueryAttention graphs; runner executeAhead). Tokens then
+   * stream in bursts and a stop is seen up to this many steps late (the extra tokens are dropped).
+   * Default 8 on GPU EPs, where it saves the host's wait for the GPU each step; 1 on the CPU EP.
+   */
+  decodeWindow?: number;
 }
+
+/** The decode window in effect (EngineConfig.decodeWindow). */
+export const decodeWindow = (config: Pick<EngineConfig, 'decodeWindow' | 'executionProvider'>): number =>
+  config.decodeWindow ?? ((config.executionProvider ?? 'cpu') === 'cpu' ? 1 : 8);
 
 /** Loads the model, runs a warm-up step, and resolves with a ready Engine. */
 export type CreateEngine = (config: EngineConfig) => Promise<Engine>;

@@ -13,7 +13,7 @@ const secret = 'app-test-secret-0123456789abcdef';
 const logLines: Record<string, unknown>[] = [];
 const sink = new Writable({ write(chunk, _enc, done) { logLines.push(...String(chunk).trim().split('\n').map((l) => JSON.parse(l))); done(); } });
 const lifecycle = new Lifecycle();
-const metrics = createMetrics(() => ({ running: 0, queued: 0, lastBatchSize: 0, kvTokensUsed: 0, kvTokensCapacity: 0, expertsPerTokenByLayer: [], graphRuns: {} }));
+const metrics = createMetrics(() => ({ running: 0, queued: 0, lastBatchSize: 0, kvTokensUsed: 0, kvTokensCapacity: 0, expertsPerTokenByLayer: [], graphRuns: {}, hostReads: 0 }));
 const app = createApp({ lifecycle, metrics, logger: pino({ level: 'info' }, sink), secret, modelDir: '/nonexistent', defaultMaxTokens: 16, maxBodyBytes: 4096 });
 
 const errorOf = async (res: Response) => ((await res.json()) as OpenAIErrorBody).error;

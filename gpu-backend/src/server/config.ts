@@ -28,6 +28,8 @@ export const ConfigSchema = z.object({
   MAX_BATCH_TOKENS: int(1).default(512),
   /** Intra-op threads for the CPU EP; unset lets ORT choose. */
   INTRA_OP_THREADS: int(1, 1024).optional(),
+  /** Greedy decode steps run back to back before the host reads their tokens; unset: 8 on GPU EPs, 1 on the CPU. */
+  DECODE_WINDOW: int(1, 64).optional(),
   /** Completion length when the request gives neither max_tokens nor max_completion_tokens. */
   DEFAULT_MAX_TOKENS: int(1).default(256),
   MAX_BODY_BYTES: int(1024).default(1 << 20),

@@ -42,6 +42,7 @@ export function createMetrics(snapshot: () => EngineSnapshot) {
       for (const [graph, runs] of Object.entries(current().graphRuns)) this.set({ graph }, runs);
     },
   });
+  engineGauge('pickban_host_reads_total', 'Times the host read step outputs since start; below the model runs when decode steps run ahead (DECODE_WINDOW)', (s) => s.hostReads);
   new Gauge({
     name: 'pickban_experts_per_token',
     help: 'Average routed experts per token in the last engine step, by layer',

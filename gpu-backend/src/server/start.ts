@@ -18,7 +18,7 @@ export interface Backend {
   shutdown(): Promise<void>;
 }
 
-const IDLE: EngineSnapshot = { running: 0, queued: 0, lastBatchSize: 0, kvTokensUsed: 0, kvTokensCapacity: 0, expertsPerTokenByLayer: [], graphRuns: {} };
+const IDLE: EngineSnapshot = { running: 0, queued: 0, lastBatchSize: 0, kvTokensUsed: 0, kvTokensCapacity: 0, expertsPerTokenByLayer: [], graphRuns: {}, hostReads: 0 };
 
 /**
  * Listens first and loads the model after, so /health answers (and the container is "alive")
@@ -45,6 +45,7 @@ export async function startBackend(config: Config, createEngine: CreateEngine, l
     executionProvider: config.EP,
     limits: engineLimits(config),
     threads: config.INTRA_OP_THREADS,
+    decodeWindow: config.DECODE_WINDOW,
     logger,
   }).then((engine) => {
     lifecycle.attach(engine);

@@ -25,9 +25,15 @@ afterAll(async () => {
   rmSync(out, { recursive: true, force: true });
 });
 
-async function workload(kvResidency: 'host' | 'device', modelDir?: string, topKGraph?: boolean, denseMinTokens?: number): Promise<{ results: Collected[]; engine: PickBanEngine }> {
-  const engine = (await createEngine({ modelDir: modelDir ?? (await getTinyModel()).modelDir, limits, threads: 2, kvResidency, topKGraph, denseMinTokens })) as PickBanEngine;
-  engines.push(engine);
+interface WorkloadOptions {
+  modelDir?: string;
+  topKGraph?: boolean;
+  denseMinTokens?: number;
+  decodeWindow?: number;
+}
+
+async function workload(kvResidency: 'host' | 'device', o: WorkloadOptions = {}): Promise<{ results: Collected[]; engine: PickBanEngine }> {
+  const engine = await engineFor({ ...o, kvResidency });
   const { numLayers: L, numExperts: E } = engine.manifest.architecture;
   const rs = [routing(L, E), routing(L, E, { strategy: 'ban', tau: 0.4, topK: 6 }), routing(L, E, { strategy: 'pick', keyExperts: { 0: [3], 2: [1] }, lambda: 0.3 }), routing(L, E, { topK: 2 })];
   // Six requests over four slots with different lengths: sequences end at different steps and
@@ -35,6 +41,31 @@ async function workload(kvResidency: 'host' | 'device', modelDir?: string, topKG
   // Request 1 samples (seeded), so some steps need the logits on the host, others only greedy ids.
   const results = await Promise.all(prompts.map(async (p, i) => collect(await engine.submit(request(rs[i % rs.length], { prompt: p, maxTokens: 3 + ((i * 5) % 11), ...(i === 1 ? { temperature: 0.8, seed: 7 } : {}) })))));
   return { results, engine };
+}
+
+async function engineFor(o: WorkloadOptions & { kvResidency?: 'host' | 'device' }): Promise<PickBanEngine> {
+  const engine = (await createEngine({ modelDir: o.modelDir ?? (await getTinyModel()).modelDir, limits, threads: 2, kvResidency: o.kvResidency, topKGraph: o.topKGraph, denseMinTokens: o.denseMinTokens, decodeWindow: o.decodeWindow })) as PickBanEngine;
+  engines.push(engine);
+  return engine;
+}
+
+/**
+ * The tiny model converted as for a GPU (GroupQueryAttention), once per kind: 'gqa' fp32 with the
+ * kernel; 'topk' int4 QMoE with the top_k graph beside it; 'dense' int4 QMoE with the dense-experts
+ * graph beside it (accuracy_level 0: fp32 activations into MatMulNBits, as QMoE computes; level 4's
+ * int8 activations alone move the logits by ~2%).
+ */
+const gpuModels = new Map<string, string>();
+async function gpuModel(kind: 'gqa' | 'topk' | 'dense'): Promise<string> {
+  const dir = join(out, kind);
+  if (gpuModels.has(kind)) return dir;
+  const tiny = await getTinyModel();
+  const base = { src: tiny.checkpointDir, out: dir, attention: 'gqa' as const, maxTopK: TINY_MAX_TOP_K };
+  if (kind === 'gqa') convertCheckpoint(base);
+  else if (kind === 'topk') convertCheckpoint({ ...base, dtype: 'int4', moe: 'qmoe', topKGraph: true });
+  else convertCheckpoint({ ...base, dtype: 'int4', moe: 'qmoe', throughputGraph: true, topKGraph: false, accuracyLevel: 0 });
+  gpuModels.set(kind, dir);
+  return dir;
 }
 
 /** Every request completed, token for token and with the routing statistics of the reference run. */
@@ -55,21 +86,16 @@ describe('device-resident KV', () => {
   });
 
   it('GroupQueryAttention graphs (unpadded runs per chunk length, KV always on the device) generate the same', async () => {
-    const tiny = await getTinyModel();
-    const dir = join(out, 'gqa');
-    convertCheckpoint({ src: tiny.checkpointDir, out: dir, attention: 'gqa', maxTopK: TINY_MAX_TOP_K });
     const host = await workload('host');
-    const gqa = await workload('host', dir);
+    const gqa = await workload('host', { modelDir: await gpuModel('gqa') });
     expectSameGeneration(gqa.results, host.results);
   });
 
   it('plain top_k batches run on the top_k graph (no router kernel) and generate what the kernel graph generates', async () => {
-    const tiny = await getTinyModel();
-    const dir = join(out, 'topk');
     // The GPU plan's graphs, on the CPU EP: QMoE with the kernel, and the top_k graph beside it.
-    convertCheckpoint({ src: tiny.checkpointDir, out: dir, dtype: 'int4', attention: 'gqa', moe: 'qmoe', topKGraph: true, maxTopK: TINY_MAX_TOP_K });
-    const kernelOnly = await workload('host', dir, false);
-    const both = await workload('host', dir);
+    const modelDir = await gpuModel('topk');
+    const kernelOnly = await workload('host', { modelDir, topKGraph: false });
+    const both = await workload('host', { modelDir });
     expectSameGeneration(both.results, kernelOnly.results);
     // Requests 0 and 4 route plain top_k (the model's k, not renormalized); the others ban, pick, or
     // take k = 2. Steps where only plain rows run use the top_k graph, all others the kernel graph.
@@ -80,20 +106,75 @@ describe('device-resident KV', () => {
   });
 
   it('decode steps of at least minTokens rows run on the dense graph and generate what the QMoE graph generates', async () => {
-    const tiny = await getTinyModel();
-    const dir = join(out, 'dense');
     // The GPU plan's kernel graphs on the CPU EP: QMoE, and the dense-experts graph beside it
-    // (default minTokens: 3 rows; up to 5 run here). accuracy_level 0: fp32 activations into
-    // MatMulNBits, as QMoE computes (level 4's int8 activations alone move the logits by ~2%).
-    convertCheckpoint({ src: tiny.checkpointDir, out: dir, dtype: 'int4', attention: 'gqa', moe: 'qmoe', throughputGraph: true, topKGraph: false, maxTopK: TINY_MAX_TOP_K, accuracyLevel: 0 });
-    const qmoeOnly = await workload('host', dir, undefined, limits.maxRunningSeqs + 1);
-    const both = await workload('host', dir);
+    // (default minTokens: 3 rows; up to 5 run here).
+    const modelDir = await gpuModel('dense');
+    const qmoeOnly = await workload('host', { modelDir, denseMinTokens: limits.maxRunningSeqs + 1 });
+    const both = await workload('host', { modelDir });
     expectSameGeneration(both.results, qmoeOnly.results);
     expect(qmoeOnly.engine.snapshot().graphRuns['model.dense.onnx']).toBeUndefined();
     const runs = both.engine.snapshot().graphRuns;
     expect(runs['model.dense.onnx']).toBeGreaterThan(0);
     // Prefill and decode steps of fewer rows stay on QMoE.
     expect(runs['model.onnx']).toBeGreaterThan(0);
+  });
+});
+
+const totalRuns = (e: PickBanEngine) => Object.values(e.snapshot().graphRuns).reduce((a, b) => a + b, 0);
+
+describe('decode steps ahead of the host (decodeWindow)', () => {
+  it.each(['gqa', 'topk', 'dense'] as const)('greedy windows on the %s graphs generate what one step at a time generates', async (kind) => {
+    const modelDir = await gpuModel(kind);
+    const oneByOne = await workload('host', { modelDir, decodeWindow: 1 });
+    const ahead = await workload('host', { modelDir, decodeWindow: 4 });
+    expectSameGeneration(ahead.results, oneByOne.results);
+    // Every run is read on its own without a window; with one, whole windows are read at once.
+    const one = oneByOne.engine.snapshot();
+    expect(one.hostReads).toBeLessThanOrEqual(totalRuns(oneByOne.engine));
+    expect(ahead.engine.snapshot().hostReads).toBeLessThan(one.hostReads);
+    await ahead.engine.step();
+    expect(ahead.engine.kvTokensHeld).toBe(0);
+  });
+
+  it('a window is as long as the fewest tokens left: 17 tokens take a prefill and two windows of 8', async () => {
+    const engine = await engineFor({ modelDir: await gpuModel('gqa'), decodeWindow: 8 });
+    const { numLayers: L, numExperts: E } = engine.manifest.architecture;
+    const before = { reads: engine.snapshot().hostReads, runs: totalRuns(engine) };
+    const got = await collect(await engine.submit(request(routing(L, E), { maxTokens: 17 })));
+    expect(got.tokenIds).toHaveLength(17);
+    expect(engine.snapshot().hostReads - before.reads).toBe(3);
+    expect(totalRuns(engine) - before.runs).toBe(17);
+  });
+
+  it('a stop inside a window ends the text where one step at a time ends it; the extra tokens are dropped', async () => {
+    const modelDir = await gpuModel('gqa');
+    const [one, ahead] = [await engineFor({ modelDir, decodeWindow: 1 }), await engineFor({ modelDir, decodeWindow: 8 })];
+    const { numLayers: L, numExperts: E } = one.manifest.architecture;
+    const r = routing(L, E, { strategy: 'ban', tau: 0.5 });
+    const free = await collect(await one.submit(request(r, { prompt: 'A list of primes: 2, 3, 5,', maxTokens: 20 })));
+    // A stop string made of what the 4th and 5th tokens printed: it ends the text mid-window.
+    const stop = free.text.slice(free.deltas.slice(0, 3).join('').length).slice(0, 3);
+    expect(stop.length).toBeGreaterThan(0);
+    const stopped = await Promise.all([one, ahead].map(async (e) => collect(await e.submit(request(r, { prompt: 'A list of primes: 2, 3, 5,', maxTokens: 20, stop: [stop] })))));
+    expect(stopped[0].finishReason).toBe('stop');
+    expect(stopped[0].tokenIds.length).toBeLessThan(free.tokenIds.length);
+    expect(stopped[1]).toEqual(stopped[0]);
+  });
+
+  it('a request that arrives mid-window joins and both generate what they generate alone', async () => {
+    const modelDir = await gpuModel('gqa');
+    const engine = await engineFor({ modelDir, decodeWindow: 8 });
+    const { numLayers: L, numExperts: E } = engine.manifest.architecture;
+    const a = request(routing(L, E), { prompt: 'Once upon a time', maxTokens: 40 });
+    const b = request(routing(L, E, { strategy: 'pick', keyExperts: { 1: [2] }, lambda: 0.4 }), { prompt: 'The capital of France is', maxTokens: 12 });
+    const alone = [await collect(await engine.submit({ ...a, requestId: 'alone-a' })), await collect(await engine.submit({ ...b, requestId: 'alone-b' }))];
+    let joined: Promise<Collected> | undefined;
+    const first = collect(await engine.submit(a), (n) => {
+      if (n === 2) joined = engine.submit(b).then(collect);
+    });
+    const together = [await first, await joined!];
+    expect(together.map((c) => c.tokenIds)).toEqual(alone.map((c) => c.tokenIds));
+    expect(together.map((c) => c.usage?.routing)).toEqual(alone.map((c) => c.usage?.routing));
   });
 });
 

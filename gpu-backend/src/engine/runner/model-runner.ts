@@ -2,9 +2,10 @@ import type * as ort from 'onnxruntime-node';
 import { GRAPH_INPUTS, GRAPH_OUTPUTS, readHostOutputs, type Manifest } from '../../model/contract.ts';
 import { packRouterInputs } from '../../model/router/index.ts';
 import type { ScheduledChunk, SchedulerOutput } from '../scheduler/index.ts';
-import type { EngineConfig, EngineLogger } from '../types.ts';
+import { decodeWindow, type EngineConfig, type EngineLogger } from '../types.ts';
 import { buildBatchFeeds, buildGqaFeeds, type BatchLayout, type BatchRow, type ResidentPast } from './batch-tensors.ts';
 import { InputBatch, type RunnerRequestParams } from './input-batch.ts';
+import type { Sampler } from '../sampling/index.ts';
 import type { KvArray, KvShape } from './kv-cache.ts';
 import type { ResolvedRouting } from '../../../../shared/routing/resolve.ts';
 import { DeviceKv, shapeBucket } from './device-kv.ts';
@@ -31,6 +32,18 @@ interface StepRun {
   T: number;
   P: number;
   rowStride: number;
+}
+
+/** One dispatched run() and what reading its outputs needs. */
+interface Dispatched {
+  chunks: ScheduledChunk<RunnerRequestParams>[];
+  /** Per chunk, its sampler if the chunk samples. */
+  samplers: (Sampler | null)[];
+  results: ort.InferenceSession.ReturnType;
+  /** Rows (padded) and tokens per row of the run. */
+  B: number;
+  S: number;
+  stepRun: StepRun | null;
 }
 
 /**
@@ -71,12 +84,14 @@ export class ModelRunner {
     /** The graphs use GroupQueryAttention: unpadded runs, device-resident KV. */
     private readonly gqa: boolean,
     private readonly hostCopy: HostCopy,
+    /** executeAhead can run (see canRunAhead). */
+    private readonly aheadCapable: boolean,
     private readonly logger?: EngineLogger,
   ) {
     this.batch = new InputBatch(kvShape);
   }
 
-  static async load(modelDir: string, manifest: Manifest, config: Pick<EngineConfig, 'executionProvider' | 'threads' | 'logger' | 'kvResidency' | 'denseMinTokens' | 'topKGraph'>): Promise<ModelRunner> {
+  static async load(modelDir: string, manifest: Manifest, config: Pick<EngineConfig, 'executionProvider' | 'threads' | 'logger' | 'kvResidency' | 'denseMinTokens' | 'topKGraph' | 'decodeWindow'>): Promise<ModelRunner> {
     const ep = config.executionProvider ?? 'cpu';
     const arch = manifest.architecture;
     const kvShape: KvShape = { numLayers: arch.numLayers, numKvHeads: arch.numKvHeads, headDim: arch.headDim, dtype: manifest.kvDtype };
@@ -90,7 +105,10 @@ export class ModelRunner {
     // The host path copies K/V in the bias layout; GroupQueryAttention graphs always keep KV on the device.
     const onDevice = gqa || (config.kvResidency ?? (ep === 'cpu' ? 'host' : 'device')) === 'device';
     // On a GPU, present_* and the logits stay there; host_outputs (greedy ids, expert masks) come to the host.
-    const deviceOutputs = [...Array.from({ length: arch.numLayers }, (_, l) => [GRAPH_OUTPUTS.presentKey(l), GRAPH_OUTPUTS.presentValue(l)]).flat(), GRAPH_OUTPUTS.logits];
+    // Decode steps run ahead of the host when the window allows it: host_outputs and next_ids then stay
+    // on the GPU too (one copy per window; a one-step run copies host_outputs itself).
+    const ahead = gqa && decodeWindow(config) > 1;
+    const deviceOutputs = [...Array.from({ length: arch.numLayers }, (_, l) => [GRAPH_OUTPUTS.presentKey(l), GRAPH_OUTPUTS.presentValue(l)]).flat(), GRAPH_OUTPUTS.logits, ...(ahead ? [GRAPH_OUTPUTS.hostOutputs, GRAPH_OUTPUTS.nextIds] : [])];
     const opts = { executionProvider: ep, threads: config.threads, deviceOutputs: onDevice ? deviceOutputs : [] };
     const latency = await openSession(modelDir, manifest, opts);
     const sessions: Sessions = {
@@ -101,9 +119,11 @@ export class ModelRunner {
     // Helper graphs (KV compose, logits copy) on the same EP; compose outputs stay on the device.
     const helperOptions = sessionOptionsFor({ executionProvider: ep, threads: config.threads });
     const device = onDevice ? new DeviceKv(kvShape, { ...helperOptions, ...(ep === 'cpu' ? {} : { preferredOutputLocation: 'gpu-buffer' }) }) : null;
-    config.logger?.info({ ep, attention: gqa ? 'gqa' : 'sdpa', kvResidency: onDevice ? 'device' : 'host', throughputGraph: tp ? { file: tp.file, minTokens: sessions.throughput!.minTokens } : null, topKGraph: topK?.file ?? null }, 'model runner ready');
+    config.logger?.info({ ep, attention: gqa ? 'gqa' : 'sdpa', decodeWindow: gqa ? decodeWindow(config) : 1, kvResidency: onDevice ? 'device' : 'host', throughputGraph: tp ? { file: tp.file, minTokens: sessions.throughput!.minTokens } : null, topKGraph: topK?.file ?? null }, 'model runner ready');
     const hostCopy = new HostCopy(helperOptions);
-    const runner = new ModelRunner(sessions, manifest, kvShape, device, gqa, hostCopy, config.logger);
+    // Graphs converted before next_ids existed still serve, one step at a time.
+    const aheadCapable = ahead && [latency, sessions.throughput?.session, sessions.topK].every((s) => !s || s.outputNames.includes(GRAPH_OUTPUTS.nextIds));
+    const runner = new ModelRunner(sessions, manifest, kvShape, device, gqa, hostCopy, aheadCapable, config.logger);
     runner.graphFiles.set(latency, manifest.graphs[ep]!);
     if (tp) runner.graphFiles.set(sessions.throughput!.session, tp.file);
     if (topK) runner.graphFiles.set(sessions.topK!, topK.file);
@@ -189,8 +209,84 @@ export class ModelRunner {
     return result;
   }
 
-  /** One run() of rows; returns what the host path must keep (null on the device path, which keeps it itself). */
+  /** One run() of rows, its outputs read into `result`; returns what the host path must keep (null on the device path). */
   private async runGroup(chunks: ScheduledChunk<RunnerRequestParams>[], result: RunnerOutput): Promise<StepRun | null> {
+    const run = await this.dispatch(chunks);
+    const { results } = run;
+    const V = this.manifest.architecture.vocabSize;
+    const logits = results[GRAPH_OUTPUTS.logits];
+    // Logits cross to the host only when a row samples; greedy rows read the graph's greedy id.
+    const hostLogits = run.samplers.some((sm) => sm && !sm.greedy) ? await this.hostCopy.toHost(logits) : null;
+    const host = await this.hostCopy.toHost(results[GRAPH_OUTPUTS.hostOutputs]);
+    for (const name of [GRAPH_OUTPUTS.logits, GRAPH_OUTPUTS.hostOutputs, GRAPH_OUTPUTS.nextIds]) if (results[name]?.location !== 'cpu') results[name]?.dispose();
+    this.readStep(run, host, result, (b) => run.samplers[b]!.sample(hostLogits!.subarray(b * V, (b + 1) * V)));
+    return run.stepRun;
+  }
+
+  /**
+   * Whether `output` can decode several steps ahead of the host (executeAhead): device-resident KV
+   * with GroupQueryAttention, graphs that output next_ids, and every row decoding one token greedily.
+   */
+  canRunAhead(output: SchedulerOutput<RunnerRequestParams>): boolean {
+    if (!this.gqa || !this.aheadCapable || output.rows.length === 0) return false;
+    return output.rows.every((row) => row.tokenIds.length === 1 && row.sample && this.batch.samplers[this.batch.slotFor(row.reqId, row.params)]!.greedy);
+  }
+
+  /**
+   * Multi-step decoding: runs up to `steps` decode steps of the same rows back to back, each step's
+   * input ids being the last step's next_ids on the device, and reads every step's host outputs in
+   * one copy at the end. The host never waits for the GPU inside the window, so it queues the next
+   * step while the GPU computes this one (on an H100 a one-row step that waits took ~20 ms, one that
+   * does not ~14 ms; BENCHMARKS.md). `keepGoing` is asked before each further step (a request waiting
+   * to join ends the window). Returns one output per step run; a row's tokens past its stop are the
+   * caller's to drop.
+   */
+  async executeAhead(output: SchedulerOutput<RunnerRequestParams>, steps: number, keepGoing: () => boolean): Promise<RunnerOutput[]> {
+    if (!this.canRunAhead(output)) throw new Error('executeAhead: these rows cannot run ahead of the host');
+    const runs: Dispatched[] = [];
+    const hostOutputs: ort.Tensor[] = [];
+    let ids: ort.Tensor | undefined;
+    try {
+      for (let k = 0; k < steps && (k === 0 || keepGoing()); k++) {
+        const run = await this.dispatch(output.rows.map((row) => ({ ...row, startPos: row.startPos + k })), ids);
+        const { results } = run;
+        if (results[GRAPH_OUTPUTS.logits].location !== 'cpu') results[GRAPH_OUTPUTS.logits].dispose();
+        if (ids?.location !== 'cpu') ids?.dispose();
+        ids = results[GRAPH_OUTPUTS.nextIds];
+        hostOutputs.push(results[GRAPH_OUTPUTS.hostOutputs]);
+        runs.push(run);
+      }
+      const host = await this.hostCopy.toHost(...hostOutputs);
+      const size = host.length / runs.length;
+      return runs.map((run, k) => {
+        const result: RunnerOutput = { sampled: new Map(), expertMasks: new Map() };
+        this.readStep(run, host.subarray(k * size, (k + 1) * size), result, () => {
+          throw new Error('executeAhead: a row samples');
+        });
+        return result;
+      });
+    } finally {
+      for (const t of [...hostOutputs, ...(ids ? [ids] : [])]) if (t.location !== 'cpu') t.dispose();
+    }
+  }
+
+  /** A run's host outputs into `result`: each row's expert masks and, where it samples, its next token. */
+  private readStep(run: Dispatched, host: Float32Array, result: RunnerOutput, sample: (b: number) => number): void {
+    const { numLayers, numExperts } = this.manifest.architecture;
+    const perToken = numLayers * numExperts;
+    const { greedyIds, expertMask } = readHostOutputs(host, run.B, run.S, perToken);
+    run.chunks.forEach((row, b) => {
+      result.expertMasks.set(row.reqId, expertMask.subarray(b * run.S * perToken, (b * run.S + row.tokenIds.length) * perToken));
+      const sampler = run.samplers[b];
+      if (sampler) result.sampled.set(row.reqId, sampler.greedy ? greedyIds[b] : sample(b));
+    });
+  }
+
+  /**
+   * Builds the feeds of one run() of rows, picks its graph and runs it; on the device path the rows'
+   * caches move to its present_*. `ids`: input_ids already on the device (a run ahead of the host).
+   */
+  private async dispatch(chunks: ScheduledChunk<RunnerRequestParams>[], ids?: ort.Tensor): Promise<Dispatched> {
     const slots = chunks.map((row) => this.batch.slotFor(row.reqId, row.params));
     let rows: BatchRow[] = chunks.map((row, b) => {
       const kv = this.batch.kv[slots[b]]!;
@@ -212,6 +308,7 @@ export class ModelRunner {
       const S = shapeBucket(rows[0].tokenIds.length);
       past = await this.device!.pastFor(rows.map((r) => r.kv), true, 1, S);
       feeds = buildGqaFeeds(rows, past, S);
+      if (ids) feeds[GRAPH_INPUTS.inputIds] = ids;
     } else {
       const uniform = rows.every((row) => row.tokenIds.length === rows[0].tokenIds.length);
       if (this.device) past = await this.device.pastFor(rows.map((r) => r.kv), uniform);
@@ -228,38 +325,29 @@ export class ModelRunner {
     this.graphRuns[file] = (this.graphRuns[file] ?? 0) + 1;
     // The top_k graph has no route_* inputs.
     if (session !== this.sessions.topK) Object.assign(feeds, packRouterInputs(routing, { numLayers, numExperts, maxTopK: this.manifest.routing.maxTopK }));
-    // Logits cross to the host only when a row samples; greedy rows read the graph's ArgMax.
     const samplers = chunks.map((row, b) => (row.sample ? this.batch.samplers[slots[b]]! : null));
-    const needLogits = samplers.some((sm) => sm && !sm.greedy);
     const results = await runChecked(session, feeds, (details) => this.logger?.error(details, 'model step failed'));
     // A composed past was built for this run only.
     if (past?.composed) for (const t of [...past.keys, ...past.values]) t.dispose();
 
-    const perToken = numLayers * numExperts;
-    const { greedyIds, expertMask } = readHostOutputs(results[GRAPH_OUTPUTS.hostOutputs].data as Float32Array, rows.length, S, perToken);
-    const logitsTensor = results[GRAPH_OUTPUTS.logits];
-    const logits = needLogits ? await this.hostCopy.toHost(logitsTensor) : null;
-    if (logitsTensor.location !== 'cpu') logitsTensor.dispose();
-    const V = this.manifest.architecture.vocabSize;
-    chunks.forEach((row, b) => {
-      result.expertMasks.set(row.reqId, expertMask.subarray(b * S * perToken, (b * S + row.tokenIds.length) * perToken));
-      const sampler = samplers[b];
-      if (sampler) result.sampled.set(row.reqId, sampler.greedy ? greedyIds[b] : sampler.sample(logits!.subarray(b * V, (b + 1) * V)));
-    });
     const keyTensors = Array.from({ length: numLayers }, (_, l) => results[GRAPH_OUTPUTS.presentKey(l)]);
     const valueTensors = Array.from({ length: numLayers }, (_, l) => results[GRAPH_OUTPUTS.presentValue(l)]);
+    const run = { chunks, samplers, results, B: rows.length, S };
     if (this.device) {
       // GPU outputs are never read here (getData() on one aborts the process in onnxruntime-node 1.30).
       // GQA keeps each row contiguous from 0; the bias layout keeps the positions its mask marks.
       this.device.update(rows.map((r) => r.kv), keyTensors, valueTensors, this.gqa ? { lengths: rows.map((r) => r.kv.length + r.tokenIds.length) } : { valid: layout!.valid });
-      return null;
+      return { ...run, stepRun: null };
     }
     const T = layout!.P + layout!.S;
     return {
-      reqIds, rows, keyTensors, valueTensors, valid: layout!.valid, T, P: layout!.P,
-      keys: keyTensors.map((t) => t.data as KvArray),
-      values: valueTensors.map((t) => t.data as KvArray),
-      rowStride: this.kvShape.numKvHeads * T * this.kvShape.headDim,
+      ...run,
+      stepRun: {
+        reqIds, rows, keyTensors, valueTensors, valid: layout!.valid, T, P: layout!.P,
+        keys: keyTensors.map((t) => t.data as KvArray),
+        values: valueTensors.map((t) => t.data as KvArray),
+        rowStride: this.kvShape.numKvHeads * T * this.kvShape.headDim,
+      },
     };
   }
 

@@ -129,3 +129,66 @@ describe('Scheduler admission before the first step', () => {
     expect(() => add(s, 'c', 4)).toThrow(expect.objectContaining({ status: 429 }));
   });
 });
+
+describe('Scheduler decode windows (multi-step decoding)', () => {
+  /** Plays the model for a step within a window: the token each row sampled, as step() does. */
+  const take = (s: Scheduler<null>, out: SchedulerOutput<null>, stop: Record<string, FinishReason> = {}) => {
+    const result: StepResult = { sampled: new Map(out.rows.map((r) => [r.reqId, 1000 + r.startPos])), finished: new Map(Object.entries(stop)) };
+    return s.updateFromOutput(out, result);
+  };
+
+  it('a window is as long as the fewest tokens any decoding row may still produce', () => {
+    const s = new Scheduler<null>(base);
+    add(s, 'a', 3, 10);
+    add(s, 'b', 3, 4);
+    expect(s.decodeSteps(step(s))).toBe(1); // prefill rows never run ahead
+    const out = s.schedule();
+    expect(out.rows.map((r) => r.tokenIds.length)).toEqual([1, 1]);
+    expect(s.decodeSteps(out)).toBe(3); // b has 1 of its 4 tokens
+  });
+
+  it('no window while a prefill chunk runs or a queued sequence could start', () => {
+    const s = new Scheduler<null>({ ...base, maxBatchTokens: 4, maxPrefillChunk: 4 });
+    add(s, 'a', 2, 10);
+    step(s);
+    add(s, 'b', 12, 10);
+    const mixed = s.schedule();
+    expect(mixed.rows.map((r) => r.tokenIds.length)).toEqual([1, 3]);
+    expect(s.decodeSteps(mixed)).toBe(1);
+    const t = new Scheduler<null>({ ...base, maxBatchTokens: 1 });
+    add(t, 'a', 1, 10);
+    add(t, 'b', 1, 10);
+    step(t);
+    step(t);
+    const one = t.schedule(); // a decodes; b has a slot but no token budget left this step
+    expect(one.rows.map((r) => r.reqId)).toEqual(['a']);
+    expect(t.decodeSteps(one)).toBe(1);
+  });
+
+  it('each step of a window decodes what the step before sampled, for the sequences still running', () => {
+    const s = new Scheduler<null>(base);
+    add(s, 'a', 3, 10);
+    add(s, 'b', 3, 10);
+    step(s);
+    const first = s.schedule();
+    take(s, first, { b: 'stop' });
+    const second = s.nextDecodeStep(first);
+    expect(second.rows.map((r) => [r.reqId, r.startPos, r.tokenIds, r.sample])).toEqual([['a', 4, [1003], true]]);
+    expect(second.freedReqIds).toEqual([]);
+    take(s, second);
+    expect(s.nextDecodeStep(second).rows.map((r) => [r.reqId, r.startPos, r.tokenIds])).toEqual([['a', 5, [1004]]]);
+    // b's KV is freed by the next regular step.
+    expect(s.schedule().freedReqIds).toEqual(['b']);
+  });
+
+  it('a queued sequence that could start ends a window; one that could not does not', () => {
+    const s = new Scheduler<null>({ ...base, maxRunningSeqs: 1 });
+    add(s, 'a', 3, 10);
+    step(s);
+    expect(s.canStartWaiting()).toBe(false);
+    add(s, 'b', 3, 10);
+    expect(s.canStartWaiting()).toBe(false); // a holds the only slot
+    s.abort('a');
+    expect(s.canStartWaiting()).toBe(true);
+  });
+});

@@ -140,6 +140,41 @@ export class Scheduler<P> {
     return finished;
   }
 
+  /**
+   * How many decode steps `output` may run before the host looks at its tokens (multi-step decoding):
+   * the fewest tokens any of its rows may still produce, and 1 unless every running sequence decodes
+   * one token in it (a prefill chunk, a sequence left out or one that could join must not wait a window).
+   */
+  decodeSteps(output: SchedulerOutput<P>): number {
+    if (output.rows.length === 0 || output.rows.length !== this.running.length || this.canStartWaiting()) return 1;
+    let steps = Infinity;
+    for (const row of output.rows) {
+      const seq = this.byReqId.get(row.reqId);
+      if (!seq || !row.sample || row.tokenIds.length !== 1) return 1;
+      steps = Math.min(steps, seq.maxTokens - seq.outputTokenIds.length);
+    }
+    return Math.max(1, steps);
+  }
+
+  /**
+   * The step after `prev` within a window of decode steps, once updateFromOutput took prev's tokens:
+   * each row whose sequence still runs decodes the token it just sampled.
+   */
+  nextDecodeStep(prev: SchedulerOutput<P>): SchedulerOutput<P> {
+    const rows: ScheduledChunk<P>[] = [];
+    for (const row of prev.rows) {
+      const seq = this.byReqId.get(row.reqId);
+      if (!seq || !this.running.includes(seq)) continue;
+      rows.push({ reqId: seq.reqId, tokenIds: seq.tokens(seq.numComputed, 1), startPos: seq.numComputed, promptLen: seq.promptLen, sample: true, params: seq.params });
+    }
+    return { rows, numTokens: rows.length, freedReqIds: [] };
+  }
+
+  /** A queued sequence could start now: a window of decode steps ends early to let it join. */
+  canStartWaiting(): boolean {
+    return this.waiting.length > 0 && this.canStart(this.waiting[0]);
+  }
+
   /** How many would still wait after the next schedule() if `seq` joined the queue (FIFO, slots and KV). */
   private queuedAfterAdding(seq: Sequence<P>): number {
     const queue = [...this.waiting, seq];
