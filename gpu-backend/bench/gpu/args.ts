@@ -9,7 +9,7 @@ import { EXECUTION_PROVIDERS } from '../../src/model/contract.ts';
 export const USAGE =
   'usage: bench-gpu.mjs --model DIR [--ep webgpu|cpu] [--out results.json] [--streams 1,8,32,128,256] [--decode-tokens 64] ' +
   '[--prefill 512,2048] [--runs 3] [--runs-large N] [--strategies all|none] [--threads N] [--max-seconds S] ' +
-  '[--max-kv-tokens N] [--batch-tokens N] [--prefill-chunk N] [--dense-min-tokens N]';
+  '[--max-kv-tokens N] [--batch-tokens N] [--prefill-chunk N] [--dense-min-tokens N] [--decode-window N]';
 
 const positiveInt = z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1');
 const intList = z.string().transform((s, ctx) => {
@@ -38,6 +38,7 @@ const OptionsSchema = z.object({
   'batch-tokens': positiveInt.optional(),
   'prefill-chunk': positiveInt.optional(),
   'dense-min-tokens': positiveInt.optional(),
+  'decode-window': positiveInt.optional(),
 });
 
 export const LARGE_CONCURRENCY = 64;
@@ -59,6 +60,8 @@ export interface BenchOptions {
   prefillChunk?: number;
   /** Tokens per step from which the throughput (dense-experts) graph runs; default the model's. */
   denseMinTokens?: number;
+  /** Greedy decode steps run ahead of the host (EngineConfig.decodeWindow); default the engine's. */
+  decodeWindow?: number;
 }
 
 export class ArgsError extends Error {
@@ -100,5 +103,6 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     batchTokens: o['batch-tokens'],
     prefillChunk: o['prefill-chunk'],
     denseMinTokens: o['dense-min-tokens'],
+    decodeWindow: o['decode-window'],
   };
 }

@@ -22,22 +22,21 @@ export async function timedRequest(engine: Engine, routing: ResolvedRouting, pro
 }
 
 export interface DecodeResult {
-  /** 1000 / the median time between consecutive tokens: prefill and the first token are not counted. */
+  /**
+   * Tokens after the first over the time from the first to the last: prefill and the first token are
+   * not counted. Not a median of intervals: with decode windows (EngineConfig.decodeWindow) tokens
+   * arrive in bursts and most intervals are ~0.
+   */
   tokS: number;
   msPerToken: number;
   completionTokens: number;
   expertsPerToken: number;
 }
 
-/** One stream decoding maxTokens tokens (like engine-bench: a delta of n tokens spreads its interval over them). */
+/** One stream decoding maxTokens tokens. */
 export async function decodeSingle(engine: Engine, routing: ResolvedRouting, prompt: string, maxTokens: number): Promise<DecodeResult> {
   const r = await timedRequest(engine, routing, prompt, maxTokens);
-  const intervals: number[] = [];
-  for (let k = 1; k < r.arrivals.length; k++) {
-    const n = r.deltaTokens[k];
-    for (let t = 0; t < n; t++) intervals.push((r.arrivals[k] - r.arrivals[k - 1]) / n);
-  }
-  const msPerToken = median(intervals);
+  const msPerToken = (r.tokenTimes.at(-1)! - r.tokenTimes[0]) / (r.tokenTimes.length - 1);
   return { tokS: 1000 / msPerToken, msPerToken, completionTokens: r.usage.completion_tokens, expertsPerToken: r.usage.routing.experts_per_token.completion };
 }
 

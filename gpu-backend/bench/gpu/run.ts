@@ -74,7 +74,7 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = co
       value = onError((e as Error).message.split('\n')[0]);
     }
     // Which graphs (operating points) this section's steps ran on, so far.
-    if (engine) progress(`${label} done; graph runs so far ${JSON.stringify(engine.snapshot().graphRuns)}`);
+    if (engine) progress(`${label} done; graph runs so far ${JSON.stringify(engine.snapshot().graphRuns)}, host reads ${engine.snapshot().hostReads}`);
     return { value, gpuPeakMiB: sampler.sectionPeak() };
   };
   // A host's timeout sends SIGTERM: keep what was measured and say so.
@@ -98,7 +98,7 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = co
     if (sampler.start(200)) progress(`sampling GPU memory every 200 ms (${gpus?.map((g) => g.name).join(', ')})`);
     progress(`loading ${o.modelDir} on ${o.ep} (limits ${JSON.stringify(r.limits)})`);
     const tLoad = performance.now();
-    engine = await createEngine({ modelDir: o.modelDir, executionProvider: o.ep, limits: r.limits, threads: o.threads, denseMinTokens: o.denseMinTokens, logger: { info: (obj, msg) => progress(`${msg ?? ''} ${JSON.stringify(obj)}`), warn: (obj, msg) => progress(`warn: ${msg ?? ''} ${JSON.stringify(obj)}`), error: (obj, msg) => progress(`error: ${msg ?? ''} ${JSON.stringify(obj)}`) } });
+    engine = await createEngine({ modelDir: o.modelDir, executionProvider: o.ep, limits: r.limits, threads: o.threads, denseMinTokens: o.denseMinTokens, decodeWindow: o.decodeWindow, logger: { info: (obj, msg) => progress(`${msg ?? ''} ${JSON.stringify(obj)}`), warn: (obj, msg) => progress(`warn: ${msg ?? ''} ${JSON.stringify(obj)}`), error: (obj, msg) => progress(`error: ${msg ?? ''} ${JSON.stringify(obj)}`) } });
     r.load = { ms: Math.round(performance.now() - tLoad), rssAfterMiB: peakRssMiB() };
     r.memory.gpuUsedAfterLoadMiB = gpuUsedNow();
     progress(`loaded in ${r.load.ms} ms`);
