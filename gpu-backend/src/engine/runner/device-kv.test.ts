@@ -176,6 +176,22 @@ describe('decode steps ahead of the host (decodeWindow)', () => {
     expect(together.map((c) => c.tokenIds)).toEqual(alone.map((c) => c.tokenIds));
     expect(together.map((c) => c.usage?.routing)).toEqual(alone.map((c) => c.usage?.routing));
   });
+
+  it('a request aborted mid-window ends at once; the others keep their tokens and its KV is freed', async () => {
+    const engine = await engineFor({ modelDir: await gpuModel('gqa'), decodeWindow: 8 });
+    const { numLayers: L, numExperts: E } = engine.manifest.architecture;
+    const b = request(routing(L, E), { prompt: 'The capital of France is', maxTokens: 30 });
+    const alone = await collect(await engine.submit({ ...b, requestId: 'alone-b' }));
+    const controller = new AbortController();
+    const aborted = collect(await engine.submit(request(routing(L, E), { prompt: 'Once upon a time', maxTokens: 30 }), controller.signal), (n) => n === 3 && controller.abort());
+    const other = collect(await engine.submit(b));
+    const [gone, kept] = [await aborted, await other];
+    expect(gone.finishReason).toBe('abort');
+    expect(gone.tokenIds.length).toBeLessThan(30);
+    expect(kept.tokenIds).toEqual(alone.tokenIds);
+    await engine.step();
+    expect(engine.kvTokensHeld).toBe(0);
+  });
 });
 
 describe('DeviceKv capacity (GroupQueryAttention pasts)', () => {
