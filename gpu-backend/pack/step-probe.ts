@@ -15,9 +15,6 @@ import { packRouterInputs } from '../src/model/router/index.ts';
 import { sessionOptionsFor } from '../src/engine/runner/session.ts';
 import { kvCapacity } from '../src/engine/runner/device-kv.ts';
 import { HostCopy } from '../src/engine/runner/host-copy.ts';
-import onnxProto from 'onnx-proto';
-
-const { onnx } = onnxProto;
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { batches: { type: 'string', default: '1,8,32' }, past: { type: 'string', default: '128' }, runs: { type: 'string', default: '20' }, ep: { type: 'string', default: 'webgpu' }, graphs: { type: 'string' }, window: { type: 'string', default: '0' }, feed: { type: 'boolean', default: false } } });
 const dir = positionals[0];
@@ -37,13 +34,12 @@ const routing = resolveRouting(undefined, {
 });
 
 // --window N: every output stays on the GPU and the host reads host_outputs once per N steps (one
-// wait per window instead of one per step: what multi-step decoding would gain); --feed: each
-// step's input ids come from the last step's GPU output next_ids (a graph given one by hand).
+// wait per window instead of one per step, as the engine's decode windows); --feed: each step's
+// input ids are the last step's next_ids, on the GPU.
 const windowSize = Number(values.window);
 const hostCopy = new HostCopy(sessionOptionsFor({ executionProvider: ep }));
+const extra = windowSize > 0 ? [GRAPH_OUTPUTS.hostOutputs, GRAPH_OUTPUTS.nextIds] : [];
 for (const file of files) {
-  const outNames = onnx.ModelProto.decode(readFileSync(join(dir, file))).graph!.output!.map((o) => o.name!);
-  const extra = windowSize > 0 ? outNames.filter((n) => [GRAPH_OUTPUTS.hostOutputs, 'next_ids'].includes(n)) : [];
   const session = await ort.InferenceSession.create(join(dir, file), sessionOptionsFor({ executionProvider: ep, deviceOutputs: [...presents, GRAPH_OUTPUTS.logits, ...extra] }));
   for (const B of values.batches!.split(',').map(Number)) {
     let P = Number(values.past);
@@ -76,9 +72,9 @@ for (const file of files) {
       out[GRAPH_OUTPUTS.logits].dispose();
       if (windowSize > 0) {
         for (const t of held) t.dispose();
-        held = extra.filter((n) => n !== 'next_ids').map((n) => out[n]);
+        held = [out[GRAPH_OUTPUTS.hostOutputs]];
         nextIds?.dispose();
-        nextIds = out.next_ids;
+        nextIds = out[GRAPH_OUTPUTS.nextIds];
         if ((r + 1) % windowSize === 0) await hostCopy.toHost(out[GRAPH_OUTPUTS.hostOutputs]);
       }
       const ms = performance.now() - t0;
@@ -88,8 +84,7 @@ for (const file of files) {
       P += 1;
     }
     // The last window's steps may still be running on the GPU.
-    const last = held[extra.indexOf(GRAPH_OUTPUTS.hostOutputs)];
-    if (last) await hostCopy.toHost(last);
+    if (held.length > 0) await hostCopy.toHost(...held);
     const meanMs = (performance.now() - tStart) / times.length;
     for (const t of [...past, ...held]) t.dispose();
     nextIds?.dispose();

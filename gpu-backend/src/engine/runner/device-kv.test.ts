@@ -159,6 +159,7 @@ describe('decode steps ahead of the host (decodeWindow)', () => {
     expect(stopped[0].finishReason).toBe('stop');
     expect(stopped[0].tokenIds.length).toBeLessThan(free.tokenIds.length);
     expect(stopped[1]).toEqual(stopped[0]);
+    expect(ahead.snapshot().hostReads).toBeLessThan(totalRuns(ahead));
   });
 
   it('a request that arrives mid-window joins and both generate what they generate alone', async () => {
@@ -175,6 +176,7 @@ describe('decode steps ahead of the host (decodeWindow)', () => {
     const together = [await first, await joined!];
     expect(together.map((c) => c.tokenIds)).toEqual(alone.map((c) => c.tokenIds));
     expect(together.map((c) => c.usage?.routing)).toEqual(alone.map((c) => c.usage?.routing));
+    expect(engine.snapshot().hostReads).toBeLessThan(totalRuns(engine));
   });
 
   it('a request aborted mid-window ends at once; the others keep their tokens and its KV is freed', async () => {
@@ -189,6 +191,7 @@ describe('decode steps ahead of the host (decodeWindow)', () => {
     expect(gone.finishReason).toBe('abort');
     expect(gone.tokenIds.length).toBeLessThan(30);
     expect(kept.tokenIds).toEqual(alone.tokenIds);
+    expect(engine.snapshot().hostReads).toBeLessThan(totalRuns(engine));
     await engine.step();
     expect(engine.kvTokensHeld).toBe(0);
   });

@@ -84,7 +84,7 @@ export class ModelRunner {
     /** The graphs use GroupQueryAttention: unpadded runs, device-resident KV. */
     private readonly gqa: boolean,
     private readonly hostCopy: HostCopy,
-    /** executeAhead can run (see canRunAhead). */
+    /** GroupQueryAttention graphs that all output next_ids, and a decode window over 1: executeAhead can run. */
     private readonly aheadCapable: boolean,
     private readonly logger?: EngineLogger,
   ) {
@@ -228,7 +228,7 @@ export class ModelRunner {
    * with GroupQueryAttention, graphs that output next_ids, and every row decoding one token greedily.
    */
   canRunAhead(output: SchedulerOutput<RunnerRequestParams>): boolean {
-    if (!this.gqa || !this.aheadCapable || output.rows.length === 0) return false;
+    if (!this.aheadCapable || output.rows.length === 0) return false;
     return output.rows.every((row) => row.tokenIds.length === 1 && row.sample && this.batch.samplers[this.batch.slotFor(row.reqId, row.params)]!.greedy);
   }
 
